@@ -10,13 +10,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#define mr_likely(x)   __builtin_expect(!!(x), 1)
-#define mr_unlikely(x) __builtin_expect(!!(x), 0)
-#define MR_COLD        __attribute__((cold, noinline))
-#define MR_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define MR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define mr_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-#define MR_CACHELINE 64
+#define mr_likely(x)                       __builtin_expect(!!(x), 1)
+#define mr_unlikely(x)                     __builtin_expect(!!(x), 0)
+#define MR_COLD                            __attribute__((cold, noinline))
+#define MR_PRINTF(a, b)                    __attribute__((format(printf, a, b)))
+#define MR_ARRAY_SIZE(a)                   (sizeof(a) / sizeof((a)[0]))
+#define mr_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define MR_CACHELINE                       64
 
 #ifdef MR_DEBUG
 #include <assert.h>

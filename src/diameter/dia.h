@@ -314,6 +314,10 @@ struct dia_cmd_def {
 	const uint32_t *req_required; /* AVP codes a request must carry, 0-terminated */
 };
 
+/* dia_type_size() : the data length of a fixed-size type (4 for Integer32, Unsigned32, Float32,
+ * Enumerated and Time; 8 for the 64-bit ones), 0 for variable-length types. */
+uint32_t dia_type_size(enum dia_type t);
+
 /* Lookups return NULL when unknown. */
 const struct dia_avp_def *dia_dict_avp(uint32_t code, uint32_t vendor);
 const struct dia_cmd_def *dia_dict_cmd(uint32_t code, uint32_t app);

@@ -1,1 +1,213 @@
+/* SPDX-License-Identifier: MIT
+ * dia_validate.c - strict checks of a received Diameter message against the dictionary
+ * (RFC 6733 §3, §4, §7.1), reporting the Result-Code to answer with and the Failed-AVP.
+ * Owns: nothing; the reported Failed-AVP is a view into the message (or into static data).
+ * Thread: any; pure, no allocation, bounded recursion (DIA_MAX_NEST), never reads past the
+ * message whatever its content. */
 #include "dia.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define AVP_F_RESERVED 0x1fu
+#define CMD_F_RESERVED 0x0fu
+
+/* Zero-filled data for Failed-AVP templates (RFC 6733 §7.1.5: "zero filled payload of the
+ * minimum required length for the payloads data type"). */
+static const uint8_t zero_data[8];
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void set_error(struct dia_error *err, uint32_t rc, const struct dia_avp *failed,
+		      const char *what)
+{
+	err->rc = rc;
+	if (failed)
+		err->failed = *failed;
+	err->what = what;
+}
+
+/* The AVP at @p has an unusable length field (shorter than its header or past the end of its
+ * container): report its header with a zero-filled payload of the minimum size of its type.
+ * @raw covers the header bytes only. Nothing to report when not even a header is there. */
+static void set_bad_length(struct dia_error *err, const uint8_t *p, size_t left)
+{
+	const struct dia_avp_def *def;
+	struct dia_avp f = {0};
+
+	set_error(err, DIA_RC_INVALID_AVP_LENGTH, NULL, "invalid AVP length");
+	if (left < 8)
+		return;
+	f.code = get_be32(p);
+	f.flags = p[4];
+	if ((f.flags & DIA_AVP_F_V) && left >= 12)
+		f.vendor = get_be32(p + 8);
+	def = dia_dict_avp(f.code, f.vendor);
+	f.data = mr_str_make((const char *)zero_data, def ? dia_type_size(def->type) : 0);
+	f.raw = p;
+	f.raw_len = (f.flags & DIA_AVP_F_V) && left >= 12 ? 12 : 8;
+	err->failed = f;
+}
+
+/* Data length rules of the fixed-size types and Address (family 1: 4 bytes, 2: 16 bytes;
+ * other families are legal and only need the 2-byte family). */
+static bool data_len_ok(enum dia_type type, struct mr_str d)
+{
+	uint32_t size = dia_type_size(type), family;
+
+	if (size)
+		return d.len == size;
+	if (type != DIA_T_ADDRESS)
+		return true;
+	if (d.len < 2)
+		return false;
+	family = (uint32_t)(uint8_t)d.p[0] << 8 | (uint8_t)d.p[1];
+	if (family == 1)
+		return d.len == 2 + 4;
+	if (family == 2)
+		return d.len == 2 + 16;
+	return true;
+}
+
+/* Pass 1 (5014): AVP lengths at every level, fixed-size types, nesting. @level counts the
+ * grouped AVPs around @it. Returns true when an error was recorded. */
+static bool check_lengths(struct dia_avp_iter *it, int level, struct dia_error *err)
+{
+	const struct dia_avp_def *def;
+	struct dia_avp_iter child;
+	struct dia_avp a;
+	int rc;
+
+	while ((rc = dia_avp_next(it, &a)) > 0) {
+		def = dia_dict_avp(a.code, a.vendor);
+		if (!def)
+			continue;
+		if (!data_len_ok(def->type, a.data)) {
+			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a, "invalid AVP data length");
+			return true;
+		}
+		if (def->type != DIA_T_GROUPED)
+			continue;
+		if (level >= DIA_MAX_NEST) {
+			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a, "grouped AVPs nested too deep");
+			return true;
+		}
+		dia_avp_iter_init_group(&child, &a);
+		if (check_lengths(&child, level + 1, err))
+			return true;
+	}
+	if (rc < 0) {
+		/* dia_avp_next() does not advance on error: it->p is the bad AVP. */
+		set_bad_length(err, it->p, (size_t)(it->end - it->p));
+		return true;
+	}
+	return false;
+}
+
+struct flag_scan {
+	struct dia_error bits;  /* first 3009 */
+	struct dia_error unsup; /* first 5001 */
+};
+
+/* Pass 2 (3009, 5001): flag rules and unknown mandatory AVPs, inside grouped AVPs too. Runs
+ * after pass 1, so lengths and depth are known to be sound. */
+static void check_flags(struct dia_avp_iter *it, struct flag_scan *s)
+{
+	const struct dia_avp_def *def;
+	struct dia_avp_iter child;
+	struct dia_avp a;
+
+	while (dia_avp_next(it, &a) > 0) {
+		def = dia_dict_avp(a.code, a.vendor);
+		if (!s->bits.rc && ((a.flags & AVP_F_RESERVED) ||
+				    (def && ((a.flags & def->must) != def->must ||
+					     (a.flags & def->must_not)))))
+			set_error(&s->bits, DIA_RC_INVALID_AVP_BITS, &a, "invalid AVP flag bits");
+		if (!def && (a.flags & DIA_AVP_F_M) && !s->unsup.rc)
+			set_error(&s->unsup, DIA_RC_AVP_UNSUPPORTED, &a, "unsupported mandatory AVP");
+		if (def && def->type == DIA_T_GROUPED) {
+			dia_avp_iter_init_group(&child, &a);
+			check_flags(&child, s);
+		}
+		if (s->bits.rc)
+			return;
+	}
+}
+
+static bool check_hdr(const struct dia_msg *m, struct dia_error *err)
+{
+	uint8_t f = m->hdr.flags;
+
+	if (m->hdr.version != 1) {
+		set_error(err, DIA_RC_UNSUPPORTED_VERSION, NULL, "unsupported Diameter version");
+		return true;
+	}
+	if (m->len & 3u) {
+		set_error(err, DIA_RC_INVALID_MESSAGE_LENGTH, NULL, "message length not aligned");
+		return true;
+	}
+	if (!(f & DIA_FLAG_R))
+		return false;
+	if ((f & DIA_FLAG_E) || (f & CMD_F_RESERVED) ||
+	    (m->hdr.app_id != DIA_APP_BASE && !(f & DIA_FLAG_P))) {
+		set_error(err, DIA_RC_INVALID_HDR_BITS, NULL, "invalid command flag bits");
+		return true;
+	}
+	return false;
+}
+
+static void check_required(const struct dia_msg *m, struct dia_error *err)
+{
+	const struct dia_cmd_def *cmd;
+	struct dia_avp a;
+
+	if (!(m->hdr.flags & DIA_FLAG_R))
+		return;
+	cmd = dia_dict_cmd(m->hdr.code, m->hdr.app_id);
+	if (!cmd || !cmd->req_required)
+		return;
+	for (const uint32_t *c = cmd->req_required; *c; c++) {
+		if (dia_msg_find(m, *c, 0, &a) == 0) {
+			set_error(err, DIA_RC_MISSING_AVP, NULL, "missing required AVP");
+			err->missing_code = *c;
+			return;
+		}
+	}
+}
+
+int dia_msg_validate(const struct dia_msg *m, struct dia_error *err)
+{
+	struct dia_avp_iter it;
+	struct flag_scan s;
+
+	if (!err)
+		return -EINVAL;
+	memset(err, 0, sizeof(*err));
+	if (!m || !m->buf || m->len < DIA_HDR_LEN || m->len != m->hdr.length)
+		return -EINVAL;
+
+	if (check_hdr(m, err))
+		return 0;
+
+	dia_avp_iter_init(&it, m);
+	if (check_lengths(&it, 0, err))
+		return 0;
+
+	memset(&s, 0, sizeof(s));
+	dia_avp_iter_init(&it, m);
+	check_flags(&it, &s);
+	if (s.bits.rc) {
+		*err = s.bits;
+		return 0;
+	}
+	if (s.unsup.rc) {
+		*err = s.unsup;
+		return 0;
+	}
+
+	check_required(m, err);
+	return 0;
+}

@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT
+ * mara_aaa.c - mara-aaa: the RFC 4740 Diameter server (§6.4 Figure 4, steps 2-3 and 6-7).
+ * Owns: main() only: flags -> config -> shared state (nonce key, replay table, user store, peer
+ * table) -> one io_uring loop per core, each with its own SO_REUSEPORT listener -> signals.
+ * Thread: main handles signals (SIGTERM/SIGINT: DPR to every peer and exit 0; SIGHUP: reload);
+ * each loop thread owns its connections. */
+#include "auth.h"
+#include "conf.h"
+#include "dia.h"
+#include "dia_peer.h"
+#include "dia_sipsrv.h"
+#include "io.h"
+#include "mara_build.h"
+#include "mr_log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+struct aaa;
+
+/* A configured peer we connect to (owned by loop 0). */
+struct connector {
+	const struct conf_peer *peer;
+	struct aaa_loop *loop;
+	struct dia_conn *conn; /* current connection or NULL */
+	struct io_timer retry;
+	unsigned attempts;
+	bool ever_open;
+};
+
+struct aaa_loop {
+	struct io_loop io;
+	struct io_listener ls;
+	struct dia_sipsrv srv;
+	struct dia_peer_stats pst;
+	struct dia_conn *conns; /* every connection of this loop */
+	struct io_timer deadline;
+	struct aaa *app;
+	pthread_t th;
+	bool stopping;
+};
+
+struct aaa {
+	struct conf conf;
+	const char *conf_path;
+	struct auth_nonce_key key;
+	struct auth_replay *replay;
+	struct auth_users_ref users;
+	struct dia_peer_table table;
+	struct dia_peer_cfg pcfg;
+	struct dia_sipsrv_cfg scfg;
+	const char *known[CONF_MAX_PEERS + 1];
+	struct aaa_loop *loops;
+	unsigned nloops;
+	struct connector conns[CONF_MAX_PEERS];
+	unsigned nconns;
+	atomic_bool stop;
+};
+
+static const uint32_t advertised_apps[] = {DIA_APP_SIP};
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+static void maybe_finish(struct aaa_loop *al)
+{
+	if (al->stopping && !al->conns)
+		al->io.stop = true;
+}
+
+static void conn_unlink(struct aaa_loop *al, struct dia_conn *pc)
+{
+	for (struct dia_conn **pp = &al->conns; *pp; pp = &(*pp)->next)
+		if (*pp == pc) {
+			*pp = pc->next;
+			return;
+		}
+}
+
+static void connector_schedule(struct connector *cn, unsigned ms);
+
+static void conn_free(struct dia_conn *pc)
+{
+	struct aaa_loop *al = pc->app_arg;
+
+	conn_unlink(al, pc);
+	for (unsigned i = 0; i < al->app->nconns; i++) {
+		struct connector *cn = &al->app->conns[i];
+
+		if (cn->conn != pc)
+			continue;
+		cn->conn = NULL;
+		if (!al->stopping && !(pc->peer_said_goodbye && pc->disconnect_cause == 2))
+			connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+	}
+	free(pc);
+	maybe_finish(al);
+}
+
+static void on_state(struct dia_conn *pc)
+{
+	struct aaa_loop *al = pc->app_arg;
+
+	if (pc->state != DIA_PS_OPEN)
+		return;
+	for (unsigned i = 0; i < al->app->nconns; i++)
+		if (al->app->conns[i].conn == pc)
+			al->app->conns[i].ever_open = true;
+}
+
+static void on_request(struct dia_conn *pc, const struct dia_msg *m)
+{
+	struct aaa_loop *al = pc->app_arg;
+	struct dia_enc e;
+	int len;
+
+	if (dia_conn_begin(pc, &e, m->len + 4096)) {
+		mr_warn("msg=\"peer not reading, MAR dropped\" peer=%s", pc->peer_host);
+		return;
+	}
+	if (m->hdr.code != DIA_CMD_MA || m->hdr.app_id != DIA_APP_SIP) {
+		struct dia_error err = {.rc = DIA_RC_COMMAND_UNSUPPORTED,
+		                        .what = "mara-aaa serves MAR only"};
+
+		len = dia_enc_error_answer(&e, m, &pc->cfg->id, &err);
+	} else {
+		dia_sipsrv_refresh(&al->srv);
+		len = dia_sipsrv_answer(&al->srv, m, &e, (uint64_t)time(NULL));
+	}
+	if (len < 0) {
+		mr_err("msg=\"cannot encode answer\" err=%d", len);
+		return;
+	}
+	dia_conn_commit(pc, (uint32_t)len);
+}
+
+static const struct dia_app_ops app_ops = {
+    .on_request = on_request,
+    .on_state = on_state,
+};
+
+static struct dia_conn *conn_new(struct aaa_loop *al)
+{
+	struct dia_conn *pc = calloc(1, sizeof(*pc));
+
+	if (!pc)
+		return NULL;
+	pc->app_arg = al;
+	pc->on_free = conn_free;
+	return pc;
+}
+
+static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
+{
+	struct aaa_loop *al = mr_container_of(l, struct aaa_loop, io);
+	struct dia_conn *pc;
+
+	(void)ls;
+	if (al->stopping) {
+		close(fd);
+		return;
+	}
+	pc = conn_new(al);
+	if (!pc || dia_conn_accept(pc, l, fd, &al->app->pcfg, &al->pst)) {
+		mr_err("msg=\"cannot accept: out of memory\"");
+		if (!pc)
+			close(fd);
+		free(pc);
+		return;
+	}
+	pc->next = al->conns;
+	al->conns = pc;
+}
+
+/* ---- connectors (peers we initiate to) -------------------------------------------------- */
+
+static void connector_fire(struct io_loop *l, struct io_timer *t)
+{
+	struct connector *cn = mr_container_of(t, struct connector, retry);
+	struct aaa_loop *al = cn->loop;
+	struct sockaddr_storage ss;
+	struct dia_conn *pc;
+	socklen_t len;
+
+	(void)l;
+	if (al->stopping || cn->conn)
+		return;
+	if (io_sockaddr_parse(cn->peer->addr, cn->peer->port, &ss, &len))
+		return;
+	pc = conn_new(al);
+	if (!pc)
+		return connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+	/* after a lost connection, RFC 3539 REOPEN: three watchdog round trips before use */
+	pc->wd = cn->ever_open ? DIA_WD_REOPEN : DIA_WD_OKAY;
+	cn->attempts++;
+	if (dia_conn_connect(pc, &al->io, cn->peer->host, (struct sockaddr *)&ss, len,
+	                     &al->app->pcfg, &al->pst)) {
+		free(pc);
+		return connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+	}
+	cn->conn = pc;
+	pc->next = al->conns;
+	al->conns = pc;
+}
+
+static void connector_schedule(struct connector *cn, unsigned ms)
+{
+	io_timer_arm(&cn->loop->io, &cn->retry, connector_fire, ms);
+}
+
+/* ---- loops ------------------------------------------------------------------------------- */
+
+static void deadline_fire(struct io_loop *l, struct io_timer *t)
+{
+	(void)t;
+	mr_warn("msg=\"shutdown deadline: closing remaining peers\" loop=%u", l->id);
+	l->stop = true;
+}
+
+static void on_wake(struct io_loop *l, void *arg)
+{
+	struct aaa_loop *al = arg;
+
+	if (!atomic_load(&al->app->stop) || al->stopping)
+		return;
+	al->stopping = true;
+	close(al->ls.fd); /* no new peers */
+	al->ls.fd = -1;
+	for (unsigned i = 0; i < al->app->nconns; i++)
+		if (al->app->conns[i].loop == al)
+			io_timer_disarm(l, &al->app->conns[i].retry);
+	for (struct dia_conn *pc = al->conns, *next; pc; pc = next) {
+		next = pc->next;
+		dia_conn_disconnect(pc, 0); /* REBOOTING */
+	}
+	io_timer_arm(l, &al->deadline, deadline_fire, al->app->pcfg.dpa_wait_ms + 500);
+	maybe_finish(al);
+}
+
+static void *loop_main(void *arg)
+{
+	struct aaa_loop *al = arg;
+	int ret = io_loop_run(&al->io);
+
+	if (ret)
+		mr_err("msg=\"loop failed\" loop=%u err=%d", al->io.id, ret);
+	return NULL;
+}
+
+static int loop_setup(struct aaa *a, struct aaa_loop *al, unsigned id)
+{
+	const struct conf_aaa *c = &a->conf.aaa;
+	int ret;
+
+	al->app = a;
+	ret = io_loop_init(&al->io, id, 256);
+	if (ret) {
+		mr_err("msg=\"io_uring setup failed\" err=%d hint=\"kernel.io_uring_disabled?\"",
+		       ret);
+		return ret;
+	}
+	al->io.on_wake = on_wake;
+	al->io.wake_arg = al;
+	ret = dia_sipsrv_init(&al->srv, &a->scfg);
+	if (ret)
+		return ret;
+	al->ls.fd = io_tcp_listen(c->listen_addr, c->listen_port, 1024);
+	if (al->ls.fd < 0) {
+		mr_err("msg=\"cannot listen\" addr=%s port=%u err=%d", c->listen_addr,
+		       c->listen_port, al->ls.fd);
+		return al->ls.fd;
+	}
+	al->ls.on_accept = on_accept;
+	return io_listener_start(&al->io, &al->ls);
+}
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+static int shared_setup(struct aaa *a)
+{
+	const struct conf_aaa *c = &a->conf.aaa;
+	struct auth_users *u;
+	uint32_t state_id;
+	int ret;
+
+	ret = c->nonce_secret[0] ? auth_nonce_key_from_hex(&a->key, c->nonce_secret)
+	                         : auth_nonce_key_random(&a->key);
+	if (ret)
+		return ret;
+	a->key.lifetime_s = c->nonce_lifetime_s;
+	ret = auth_users_load(c->users, &u);
+	if (ret) {
+		mr_err("msg=\"cannot load user store\" file=%s err=%d", c->users, ret);
+		return ret;
+	}
+	mr_info("msg=\"user store loaded\" file=%s users=%zu", c->users, auth_users_count(u));
+	ret = auth_users_ref_init(&a->users, u);
+	if (ret)
+		return ret;
+	ret = auth_replay_create(c->replay_entries, c->nonce_lifetime_s, &a->replay);
+	if (ret)
+		return ret;
+	ret = dia_peer_table_init(&a->table);
+	if (ret)
+		return ret;
+	state_id = (uint32_t)time(NULL);
+	a->pcfg = (struct dia_peer_cfg){
+	    .id = {mr_str_c(c->origin_host), mr_str_c(c->origin_realm), state_id},
+	    .product = "mara",
+	    .firmware = 100,
+	    .apps = advertised_apps,
+	    .napps = MR_ARRAY_SIZE(advertised_apps),
+	    .tw_ms = c->watchdog_s * 1000u,
+	    .dpa_wait_ms = 2000,
+	    .max_message = c->max_message,
+	    .accept_unknown = c->accept_unknown_peers,
+	    .known = a->known,
+	    .table = &a->table,
+	    .app = &app_ops,
+	};
+	for (unsigned i = 0; i < c->npeers; i++)
+		a->known[i] = c->peers[i].host;
+	a->scfg = (struct dia_sipsrv_cfg){
+	    .id = a->pcfg.id,
+	    .realm = mr_str_c(c->realm),
+	    .nalgs = c->nalgorithms,
+	    .allow_no_qop = c->allow_no_qop,
+	    .return_ha1 = c->return_ha1,
+	    .key = &a->key,
+	    .replay = a->replay,
+	    .users = &a->users,
+	};
+	for (unsigned i = 0; i < c->nalgorithms; i++)
+		a->scfg.algs[i] = c->algorithms[i];
+	return 0;
+}
+
+/* SIGHUP: a new user store and log level; a bad file keeps the old ones. */
+static void reload(struct aaa *a)
+{
+	struct conf nc;
+	struct auth_users *u;
+	int ret;
+
+	ret = conf_load(&nc, a->conf_path);
+	if (ret) {
+		mr_err("msg=\"reload refused: bad config, keeping the old one\" err=%d", ret);
+		return;
+	}
+	ret = auth_users_load(nc.aaa.users, &u);
+	if (ret) {
+		mr_err("msg=\"reload refused: bad user store, keeping the old one\" file=%s err=%d",
+		       nc.aaa.users, ret);
+		return;
+	}
+	auth_users_ref_swap(&a->users, u);
+	mr_log_set_level((enum mr_log_level)nc.log_level);
+	mr_info("msg=\"reloaded\" users=%zu file=%s", auth_users_count(u), nc.aaa.users);
+}
+
+static void log_totals(const struct aaa *a)
+{
+	struct dia_sipsrv_stats t = {0};
+	struct dia_peer_stats p = {0};
+
+	for (unsigned i = 0; i < a->nloops; i++) {
+		const struct dia_sipsrv_stats *s = &a->loops[i].srv.st;
+		const struct dia_peer_stats *q = &a->loops[i].pst;
+
+		t.mar += s->mar;
+		t.challenges += s->challenges;
+		t.authorized += s->authorized;
+		t.bad_response += s->bad_response;
+		t.replayed += s->replayed;
+		t.forged_nonce += s->forged_nonce;
+		t.unknown_user += s->unknown_user;
+		t.stale += s->stale;
+		p.rx_msgs += q->rx_msgs;
+		p.invalid_msgs += q->invalid_msgs;
+		p.framing_errors += q->framing_errors;
+		p.dpr_sent += q->dpr_sent;
+		p.dpa_rx += q->dpa_rx;
+	}
+	mr_info("msg=\"totals\" mar=%lu challenges=%lu authorized=%lu bad_response=%lu "
+	        "replayed=%lu forged_nonce=%lu unknown_user=%lu stale=%lu rx=%lu invalid=%lu "
+	        "framing_errors=%lu dpr_sent=%lu dpa_rx=%lu",
+	        t.mar, t.challenges, t.authorized, t.bad_response, t.replayed, t.forged_nonce,
+	        t.unknown_user, t.stale, p.rx_msgs, p.invalid_msgs, p.framing_errors, p.dpr_sent,
+	        p.dpa_rx);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f, "usage: mara-aaa [-c FILE] [--check-config] [--print-default] [--help] "
+	       "[--version]\n"
+	       "  RFC 4740 Diameter server: answers MAR with digest challenges (stateless\n"
+	       "  HMAC nonces) and validates the credentials of the second MAR.\n"
+	       "  -c FILE          libconfig file (default: the embedded default: 127.0.0.1:3868,\n"
+	       "                   realm example.com, users deploy/demo/users)\n"
+	       "  --check-config   load and check the config and user store, then exit\n"
+	       "  --print-default  print the embedded default config\n"
+	       "  signals: TERM/INT stop (DPR to peers), HUP reloads users and log level\n");
+}
+
+static int parse_args(int argc, char **argv, const char **path, bool *check)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+	    {"check-config", no_argument, NULL, 'C'}, {"print-default", no_argument, NULL, 'P'},
+	    {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "hVc:", opts, NULL)) != -1) {
+		switch (o) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("mara-aaa %s\n", MARA_VERSION);
+			exit(0);
+		case 'P':
+			fputs(conf_embedded_default(), stdout);
+			exit(0);
+		case 'C':
+			*check = true;
+			break;
+		case 'c':
+			*path = optarg;
+			break;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int start(struct aaa *a)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int ret;
+
+	a->nloops = a->conf.aaa.threads ? a->conf.aaa.threads : (unsigned)(cpus > 0 ? cpus : 1);
+	a->loops = calloc(a->nloops, sizeof(*a->loops));
+	if (!a->loops)
+		return -ENOMEM;
+	for (unsigned i = 0; i < a->nloops; i++) {
+		ret = loop_setup(a, &a->loops[i], i);
+		if (ret)
+			return ret;
+	}
+	for (unsigned i = 0; i < a->conf.aaa.npeers; i++) {
+		struct connector *cn = &a->conns[a->nconns];
+
+		if (!a->conf.aaa.peers[i].connect)
+			continue;
+		cn->peer = &a->conf.aaa.peers[i];
+		cn->loop = &a->loops[0];
+		connector_schedule(cn, 0);
+		a->nconns++;
+	}
+	for (unsigned i = 0; i < a->nloops; i++) {
+		ret = -pthread_create(&a->loops[i].th, NULL, loop_main, &a->loops[i]);
+		if (ret)
+			return ret;
+	}
+	mr_info("msg=\"mara-aaa ready\" listen=%s:%u origin_host=%s realm=%s loops=%u "
+	        "watchdog_s=%u mode=%s",
+	        a->conf.aaa.listen_addr, a->conf.aaa.listen_port, a->conf.aaa.origin_host,
+	        a->conf.aaa.realm, a->nloops, a->conf.aaa.watchdog_s,
+	        a->conf.aaa.return_ha1 ? "ha1" : "server-validates");
+	return 0;
+}
+
+static void wait_signals(struct aaa *a, const sigset_t *set)
+{
+	for (;;) {
+		int sig;
+
+		if (sigwait(set, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			reload(a);
+			continue;
+		}
+		mr_info("msg=\"stopping\" signal=%d", sig);
+		atomic_store(&a->stop, true);
+		for (unsigned i = 0; i < a->nloops; i++)
+			io_loop_wake(&a->loops[i].io);
+		return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct aaa a; /* main's own state, handed to the threads by pointer */
+	bool check = false;
+	sigset_t set;
+	int ret;
+
+	if (parse_args(argc, argv, &a.conf_path, &check))
+		return 2;
+	ret = conf_load(&a.conf, a.conf_path);
+	if (ret) {
+		fprintf(stderr, "mara-aaa: %s: configuration refused (see the error above)\n",
+		        a.conf_path ? a.conf_path : "<embedded>");
+		return 1;
+	}
+	mr_log_set_level((enum mr_log_level)a.conf.log_level);
+	if (check) {
+		struct auth_users *u;
+
+		ret = auth_users_load(a.conf.aaa.users, &u);
+		if (ret) {
+			fprintf(stderr, "mara-aaa: %s: user store refused (err %d)\n",
+			        a.conf.aaa.users, ret);
+			return 1;
+		}
+		printf("mara-aaa: %s: configuration OK (%zu users)\n",
+		       a.conf_path ? a.conf_path : "<embedded>", auth_users_count(u));
+		auth_users_put(u);
+		return 0;
+	}
+	/* Signals go to the main thread only: block them before any thread exists. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = shared_setup(&a);
+	if (!ret)
+		ret = start(&a);
+	if (ret) {
+		mr_err("msg=\"start-up failed\" err=%d (%s)", ret, strerror(-ret));
+		return 1;
+	}
+	wait_signals(&a, &set);
+	for (unsigned i = 0; i < a.nloops; i++)
+		pthread_join(a.loops[i].th, NULL);
+	log_totals(&a);
+	for (unsigned i = 0; i < a.nloops; i++) {
+		dia_sipsrv_fini(&a.loops[i].srv);
+		io_loop_fini(&a.loops[i].io);
+	}
+	free(a.loops);
+	auth_replay_destroy(a.replay);
+	auth_users_ref_fini(&a.users);
+	mr_info("msg=\"stopped\"");
+	return 0;
+}

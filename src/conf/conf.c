@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT
+ * conf.c - libconfig files checked against a table-driven schema (see conf.h).
+ * Owns: the config_t while loading; the result is copied into struct conf by value.
+ * Thread: main thread only (libconfig is not used elsewhere). */
+#include "conf.h"
+
+#include "auth.h"
+#include "mara_build.h"
+#include "mr_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char embedded_default[] =
+    "# mara embedded default: mara-aaa on loopback, realm example.com, demo users.\n"
+    "log = { level = \"info\"; };\n"
+    "aaa = {\n"
+    "  listen = \"127.0.0.1:3868\";\n"
+    "  origin_host = \"aaa.example.com\";\n"
+    "  origin_realm = \"example.com\";\n"
+    "  realm = \"example.com\";\n"
+    "  users = \"" MARA_SRCDIR "/deploy/demo/users\";\n"
+    "  watchdog_s = 30;\n"
+    "  nonce_lifetime_s = 300;\n"
+    "  algorithms = [ \"MD5\", \"SHA-256\", \"SHA-512-256\" ];\n"
+    "};\n";
+
+enum field_kind { F_STR, F_UINT, F_BOOL, F_HOSTPORT, F_ALGS, F_PEERS, F_LEVEL, F_HEX64 };
+
+struct field {
+	const char *name;
+	enum field_kind kind;
+	size_t off;
+	size_t size;   /* F_STR: buffer size; F_UINT: sizeof the integer */
+	long long min; /* F_UINT range */
+	long long max;
+};
+
+#define AAA(f) offsetof(struct conf, aaa.f)
+
+static const struct field aaa_fields[] = {
+    {"listen", F_HOSTPORT, AAA(listen_addr), 0, 0, 0},
+    {"origin_host", F_STR, AAA(origin_host), CONF_NAME_MAX, 1, 0},
+    {"origin_realm", F_STR, AAA(origin_realm), CONF_NAME_MAX, 1, 0},
+    {"threads", F_UINT, AAA(threads), sizeof(unsigned), 0, 256},
+    {"watchdog_s", F_UINT, AAA(watchdog_s), sizeof(unsigned), 6, 3600},
+    {"reconnect_s", F_UINT, AAA(reconnect_s), sizeof(unsigned), 1, 3600},
+    {"max_message", F_UINT, AAA(max_message), sizeof(unsigned), 4096, 1 << 24},
+    {"accept_unknown_peers", F_BOOL, AAA(accept_unknown_peers), 0, 0, 0},
+    {"peers", F_PEERS, AAA(peers), 0, 0, 0},
+    {"users", F_STR, AAA(users), CONF_PATH_MAX, 1, 0},
+    {"realm", F_STR, AAA(realm), CONF_NAME_MAX, 1, 0},
+    {"nonce_secret", F_HEX64, AAA(nonce_secret), 65, 0, 0},
+    {"nonce_lifetime_s", F_UINT, AAA(nonce_lifetime_s), sizeof(unsigned), 5, 86400},
+    {"replay_entries", F_UINT, AAA(replay_entries), sizeof(unsigned), 64, 1 << 26},
+    {"algorithms", F_ALGS, AAA(algorithms), 0, 0, 0},
+    {"allow_no_qop", F_BOOL, AAA(allow_no_qop), 0, 0, 0},
+    {"return_ha1", F_BOOL, AAA(return_ha1), 0, 0, 0},
+};
+
+static const struct field log_fields[] = {
+    {"level", F_LEVEL, offsetof(struct conf, log_level), 0, 0, 0},
+};
+
+static const struct {
+	const char *name;
+	const struct field *fields;
+	size_t n;
+} sections[] = {
+    {"log", log_fields, MR_ARRAY_SIZE(log_fields)},
+    {"aaa", aaa_fields, MR_ARRAY_SIZE(aaa_fields)},
+};
+
+void conf_defaults(struct conf *c)
+{
+	struct conf_aaa *a = &c->aaa;
+
+	memset(c, 0, sizeof(*c));
+	c->log_level = MR_LOG_INFO;
+	snprintf(a->listen_addr, sizeof(a->listen_addr), "127.0.0.1");
+	a->listen_port = 3868;
+	snprintf(a->origin_host, sizeof(a->origin_host), "aaa.example.com");
+	snprintf(a->origin_realm, sizeof(a->origin_realm), "example.com");
+	snprintf(a->realm, sizeof(a->realm), "example.com");
+	snprintf(a->users, sizeof(a->users), "%s/deploy/demo/users", MARA_SRCDIR);
+	a->watchdog_s = 30;
+	a->reconnect_s = 30;
+	a->max_message = 65536;
+	a->accept_unknown_peers = true;
+	a->nonce_lifetime_s = 300;
+	a->replay_entries = 1u << 16;
+	a->algorithms[0] = AUTH_ALG_MD5;
+	a->nalgorithms = 1;
+}
+
+static MR_COLD int bad(const config_setting_t *s, const char *problem, const char *detail)
+{
+	const char *file = config_setting_source_file(s);
+
+	mr_err("msg=\"config error\" file=%s line=%d key=%s problem=\"%s%s%s\"",
+	       file ? file : "<embedded>", config_setting_source_line(s),
+	       config_setting_name(s) ? config_setting_name(s) : "?", problem, detail ? ": " : "",
+	       detail ? detail : "");
+	return -EINVAL;
+}
+
+static int parse_hostport(const config_setting_t *s, const char *v, char *addr, size_t addr_cap,
+                          uint16_t *port)
+{
+	const char *colon = strrchr(v, ':');
+	unsigned char tmp[16];
+	char host[64];
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!colon)
+		return bad(s, "expected address:port", v);
+	hl = (size_t)(colon - v);
+	if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']') { /* [::1]:3868 */
+		v++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host) || hl >= addr_cap)
+		return bad(s, "bad address", v);
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
+		return bad(s, "not a numeric IPv4/IPv6 address", host);
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || *end || p < 1 || p > 65535)
+		return bad(s, "port must be 1..65535", colon + 1);
+	memcpy(addr, host, hl + 1);
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int copy_str(const config_setting_t *s, char *dst, size_t cap, bool nonempty)
+{
+	const char *v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return bad(s, "expected a string", NULL);
+	v = config_setting_get_string(s);
+	if (nonempty && !*v)
+		return bad(s, "must not be empty", NULL);
+	if (strlen(v) >= cap)
+		return bad(s, "too long", NULL);
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int parse_peer(const config_setting_t *g, struct conf_peer *p)
+{
+	bool have_host = false, have_addr = false;
+	int n = config_setting_length(g);
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(g, "each peer is a group { host = ...; address = ...; }", NULL);
+	memset(p, 0, sizeof(*p));
+	p->port = 3868;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int ret;
+
+		if (strcmp(name, "host") == 0) {
+			ret = copy_str(s, p->host, sizeof(p->host), true);
+			have_host = true;
+		} else if (strcmp(name, "address") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_STRING)
+				return bad(s, "expected a string", NULL);
+			ret = parse_hostport(s, config_setting_get_string(s), p->addr,
+			                     sizeof(p->addr), &p->port);
+			have_addr = true;
+		} else if (strcmp(name, "connect") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				return bad(s, "expected true or false", NULL);
+			p->connect = config_setting_get_bool(s);
+			ret = 0;
+		} else {
+			return bad(s, "unknown key in peer", name);
+		}
+		if (ret)
+			return ret;
+	}
+	if (!have_host)
+		return bad(g, "peer needs host", NULL);
+	if (p->connect && !have_addr)
+		return bad(g, "a peer to connect to needs address = \"ip:port\"", NULL);
+	return 0;
+}
+
+static int parse_field(const struct field *f, const config_setting_t *s, struct conf *c)
+{
+	char *base = (char *)c + f->off;
+	struct conf_aaa *a = &c->aaa;
+	int n, ret;
+
+	switch (f->kind) {
+	case F_STR:
+		return copy_str(s, base, f->size, f->min > 0);
+	case F_HEX64:
+		ret = copy_str(s, base, f->size, false);
+		if (ret)
+			return ret;
+		if (*base && (strlen(base) != 64 || strspn(base, "0123456789abcdefABCDEF") != 64))
+			return bad(s, "must be 64 hex digits (32 bytes)", NULL);
+		return 0;
+	case F_UINT: {
+		long long v;
+
+		if (config_setting_type(s) != CONFIG_TYPE_INT &&
+		    config_setting_type(s) != CONFIG_TYPE_INT64)
+			return bad(s, "expected an integer", NULL);
+		v = config_setting_get_int64(s);
+		if (v < f->min || v > f->max) {
+			char range[64];
+
+			snprintf(range, sizeof(range), "%lld..%lld", f->min, f->max);
+			return bad(s, "out of range", range);
+		}
+		*(unsigned *)(void *)base = (unsigned)v;
+		return 0;
+	}
+	case F_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return bad(s, "expected true or false", NULL);
+		*(bool *)(void *)base = config_setting_get_bool(s);
+		return 0;
+	case F_HOSTPORT:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return bad(s, "expected \"address:port\"", NULL);
+		return parse_hostport(s, config_setting_get_string(s), a->listen_addr,
+		                      sizeof(a->listen_addr), &a->listen_port);
+	case F_LEVEL:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return bad(s, "expected a string", NULL);
+		ret = mr_log_level_parse(config_setting_get_string(s));
+		if (ret < 0)
+			return bad(s, "level is error, warning, info or debug",
+			           config_setting_get_string(s));
+		c->log_level = ret;
+		return 0;
+	case F_ALGS:
+		if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+		    config_setting_type(s) != CONFIG_TYPE_LIST)
+			return bad(s, "expected a list of algorithm names", NULL);
+		n = config_setting_length(s);
+		if (n < 1 || n > CONF_MAX_ALGS)
+			return bad(s, "give 1 to 6 algorithms", NULL);
+		for (int i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+			const char *v;
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING)
+				return bad(s, "algorithm names are strings", NULL);
+			v = config_setting_get_string(e);
+			ret = auth_alg_parse(mr_str_c(v));
+			if (ret < 0 || !*v)
+				return bad(s, "unknown algorithm", v);
+			a->algorithms[i] = ret;
+		}
+		a->nalgorithms = (unsigned)n;
+		return 0;
+	case F_PEERS:
+		if (config_setting_type(s) != CONFIG_TYPE_LIST)
+			return bad(s, "peers is a list: ( { host = ...; }, ... )", NULL);
+		n = config_setting_length(s);
+		if (n > CONF_MAX_PEERS)
+			return bad(s, "too many peers", NULL);
+		for (int i = 0; i < n; i++) {
+			ret = parse_peer(config_setting_get_elem(s, (unsigned)i), &a->peers[i]);
+			if (ret)
+				return ret;
+		}
+		a->npeers = (unsigned)n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int walk_section(const config_setting_t *sec, const struct field *fields, size_t nf,
+                        struct conf *c)
+{
+	int n = config_setting_length(sec);
+
+	if (config_setting_type(sec) != CONFIG_TYPE_GROUP)
+		return bad(sec, "section must be a group { ... }", NULL);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(sec, (unsigned)i);
+		const char *name = config_setting_name(s);
+		size_t j;
+		int ret;
+
+		for (j = 0; j < nf; j++)
+			if (strcmp(fields[j].name, name) == 0)
+				break;
+		if (j == nf)
+			return bad(s, "unknown key", name);
+		ret = parse_field(&fields[j], s, c);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_whole(const struct conf *c, const char *name)
+{
+	const struct conf_aaa *a = &c->aaa;
+
+	for (unsigned i = 0; i < a->npeers; i++)
+		if (strcmp(a->peers[i].host, a->origin_host) == 0) {
+			mr_err("msg=\"config error\" file=%s problem=\"peer %s is our own "
+			       "origin_host\"",
+			       name, a->peers[i].host);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+static int load(struct conf *c, config_t *cfg, const char *name)
+{
+	const config_setting_t *root = config_root_setting(cfg);
+	struct conf tmp;
+	int n = config_setting_length(root);
+	int ret;
+
+	conf_defaults(&tmp);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		size_t j;
+
+		for (j = 0; j < MR_ARRAY_SIZE(sections); j++)
+			if (strcmp(sections[j].name, config_setting_name(s)) == 0)
+				break;
+		if (j == MR_ARRAY_SIZE(sections))
+			return bad(s, "unknown section", config_setting_name(s));
+		ret = walk_section(s, sections[j].fields, sections[j].n, &tmp);
+		if (ret)
+			return ret;
+	}
+	ret = check_whole(&tmp, name);
+	if (ret)
+		return ret;
+	*c = tmp; /* all or nothing: a bad file leaves @c untouched */
+	return 0;
+}
+
+static MR_COLD int parse_error(const config_t *cfg, const char *name)
+{
+	const char *file = config_error_file(cfg);
+
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO) {
+		mr_err("msg=\"cannot read config\" file=%s", name);
+		return -ENOENT;
+	}
+	mr_err("msg=\"config syntax error\" file=%s line=%d problem=\"%s\"", file ? file : name,
+	       config_error_line(cfg), config_error_text(cfg));
+	return -EINVAL;
+}
+
+int conf_load(struct conf *c, const char *path)
+{
+	config_t cfg;
+	int ret;
+
+	if (!path)
+		return conf_load_string(c, embedded_default, "<embedded>");
+	config_init(&cfg);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE)
+		ret = parse_error(&cfg, path);
+	else
+		ret = load(c, &cfg, path);
+	config_destroy(&cfg);
+	return ret;
+}
+
+int conf_load_string(struct conf *c, const char *text, const char *name)
+{
+	config_t cfg;
+	int ret;
+
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE)
+		ret = parse_error(&cfg, name);
+	else
+		ret = load(c, &cfg, name);
+	config_destroy(&cfg);
+	return ret;
+}
+
+const char *conf_embedded_default(void)
+{
+	return embedded_default;
+}

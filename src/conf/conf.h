@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT
+ * conf.h - mara's configuration: libconfig files (or the embedded default) checked against a
+ * schema into plain, immutable structs.
+ * Owns: struct conf_aaa is filled by value (fixed-size strings); nothing to free.
+ * Thread: load once at start-up or on reload (SIGHUP) in the main thread; the result is
+ * read-only afterwards. Every error is logged as "file:line: problem" and returns -EINVAL. */
+#ifndef CONF_H
+#define CONF_H
+
+#include "mr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONF_MAX_PEERS 16
+#define CONF_MAX_ALGS  6
+#define CONF_NAME_MAX  256
+#define CONF_PATH_MAX  1024
+
+struct conf_peer {
+	char host[CONF_NAME_MAX]; /* Diameter identity expected in its CER/CEA */
+	char addr[64];            /* numeric IPv4/IPv6 address */
+	uint16_t port;
+	bool connect; /* we initiate (and re-initiate every tc_s) */
+};
+
+/* [aaa] section: mara-aaa, the RFC 4740 Diameter server. */
+struct conf_aaa {
+	char listen_addr[64];
+	uint16_t listen_port;
+	char origin_host[CONF_NAME_MAX];
+	char origin_realm[CONF_NAME_MAX];
+	unsigned threads;          /* event loops; 0 = one per online CPU */
+	unsigned watchdog_s;       /* Tw, RFC 3539; >= 6 */
+	unsigned reconnect_s;      /* Tc */
+	unsigned max_message;      /* largest Diameter message accepted, bytes */
+	bool accept_unknown_peers; /* CER from a host not in peers[] */
+	struct conf_peer peers[CONF_MAX_PEERS];
+	unsigned npeers;
+
+	char users[CONF_PATH_MAX]; /* htdigest file */
+	char realm[CONF_NAME_MAX]; /* digest realm */
+	char nonce_secret[65];     /* 64 hex digits; empty = random at start-up */
+	unsigned nonce_lifetime_s;
+	unsigned replay_entries;
+	int algorithms[CONF_MAX_ALGS]; /* enum auth_alg, most preferred first */
+	unsigned nalgorithms;
+	bool allow_no_qop; /* accept RFC 2069 responses (no qop) from old UAs */
+	bool return_ha1;   /* RFC 4740 §6.3: send Digest-HA1, the SIP server validates */
+};
+
+struct conf {
+	int log_level; /* enum mr_log_level */
+	struct conf_aaa aaa;
+};
+
+/* Sets every field to its documented default (the embedded default of `make run`). */
+void conf_defaults(struct conf *c);
+
+/* conf_load() : loads @path over the defaults (or the embedded default when @path is NULL).
+ * Unknown keys, wrong types and out-of-range values are errors naming file and line. Returns 0
+ * or -EINVAL (logged), -ENOENT when the file cannot be read. */
+int conf_load(struct conf *c, const char *path);
+
+/* Same from a string (tests, embedded default); @name labels errors. */
+int conf_load_string(struct conf *c, const char *text, const char *name);
+
+/* The embedded default as libconfig text (printed by --print-default). */
+const char *conf_embedded_default(void);
+
+#endif

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT
+ * dia_sipsrv.c - MAR -> MAA for RFC 4740 §6.4 (see dia_sipsrv.h).
+ * Owns: the per-loop contexts of struct dia_sipsrv. Thread: its loop. */
+#include "dia_sipsrv.h"
+
+#include "mr_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* What a MAR says, as slices into it. */
+struct mar_view {
+	struct mr_str user_name;
+	struct mr_str aor;
+	struct mr_str method;
+	bool have_item;
+	bool have_scheme;
+	uint32_t scheme;
+	bool have_authz;
+	struct dia_avp authz; /* SIP-Authorization */
+	struct mr_str alg_hint;
+};
+
+/* The answer being built. */
+struct maa_plan {
+	uint32_t rc;
+	bool challenge;
+	bool stale;
+	enum auth_alg alg;
+	const struct auth_user *usr; /* for Digest-HA1 in §6.3 mode */
+	struct mr_str user_name;
+	const struct auth_digest *ok; /* authorized: for rspauth */
+	const char *why;
+};
+
+int dia_sipsrv_init(struct dia_sipsrv *s, const struct dia_sipsrv_cfg *cfg)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	ret = auth_hash_init(&s->hash);
+	if (ret)
+		return ret;
+	ret = auth_nonce_ctx_init(&s->nonce, cfg->key);
+	if (ret) {
+		auth_hash_fini(&s->hash);
+		return ret;
+	}
+	s->users = auth_users_ref_get(cfg->users, &s->users_gen);
+	return 0;
+}
+
+void dia_sipsrv_fini(struct dia_sipsrv *s)
+{
+	auth_nonce_ctx_fini(&s->nonce);
+	auth_hash_fini(&s->hash);
+	if (s->users)
+		auth_users_put(s->users);
+	s->users = NULL;
+}
+
+void dia_sipsrv_refresh(struct dia_sipsrv *s)
+{
+	uint64_t g = atomic_load_explicit(&s->cfg->users->gen, memory_order_relaxed);
+	struct auth_users *u;
+
+	if (mr_likely(g == s->users_gen))
+		return;
+	u = auth_users_ref_get(s->cfg->users, &s->users_gen);
+	if (s->users)
+		auth_users_put(s->users);
+	s->users = u;
+}
+
+static bool alg_allowed(const struct dia_sipsrv_cfg *cfg, int a)
+{
+	for (unsigned i = 0; i < cfg->nalgs; i++)
+		if (cfg->algs[i] == a)
+			return true;
+	return false;
+}
+
+static int read_mar(const struct dia_msg *m, struct mar_view *v)
+{
+	struct dia_avp_iter it;
+	struct dia_avp a, in;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	dia_avp_iter_init(&it, m);
+	while ((r = dia_avp_next(&it, &a)) > 0) {
+		if (a.vendor)
+			continue;
+		switch (a.code) {
+		case DIA_AVP_USER_NAME:
+			v->user_name = a.data;
+			break;
+		case DIA_AVP_SIP_AOR:
+			v->aor = a.data;
+			break;
+		case DIA_AVP_SIP_METHOD:
+			v->method = a.data;
+			break;
+		case DIA_AVP_SIP_AUTH_DATA_ITEM:
+			if (v->have_item) /* §8.7: at most one in a MAR; use the first */
+				break;
+			v->have_item = true;
+			if (dia_group_find(&a, DIA_AVP_SIP_AUTHENTICATION_SCHEME, 0, &in) > 0 &&
+			    dia_avp_u32(&in, &v->scheme) == 0)
+				v->have_scheme = true;
+			if (dia_group_find(&a, DIA_AVP_SIP_AUTHORIZATION, 0, &v->authz) > 0)
+				v->have_authz = true;
+			if (dia_group_find(&a, DIA_AVP_SIP_AUTHENTICATE, 0, &in) > 0) {
+				struct dia_avp alg;
+
+				if (dia_group_find(&in, DIA_AVP_DIGEST_ALGORITHM, 0, &alg) > 0)
+					v->alg_hint = alg.data;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return r;
+}
+
+/* Digest-* children of SIP-Authorization into @d. */
+static int read_authz(const struct dia_avp *authz, struct auth_digest *d)
+{
+	static const struct {
+		uint32_t code;
+		size_t off;
+	} map[] = {
+	    {DIA_AVP_DIGEST_USERNAME, offsetof(struct auth_digest, username)},
+	    {DIA_AVP_DIGEST_REALM, offsetof(struct auth_digest, realm)},
+	    {DIA_AVP_DIGEST_NONCE, offsetof(struct auth_digest, nonce)},
+	    {DIA_AVP_DIGEST_URI, offsetof(struct auth_digest, uri)},
+	    {DIA_AVP_DIGEST_RESPONSE, offsetof(struct auth_digest, response)},
+	    {DIA_AVP_DIGEST_ALGORITHM, offsetof(struct auth_digest, algorithm)},
+	    {DIA_AVP_DIGEST_CNONCE, offsetof(struct auth_digest, cnonce)},
+	    {DIA_AVP_DIGEST_NONCE_COUNT, offsetof(struct auth_digest, nc)},
+	    {DIA_AVP_DIGEST_QOP, offsetof(struct auth_digest, qop)},
+	    {DIA_AVP_DIGEST_OPAQUE, offsetof(struct auth_digest, opaque)},
+	    {DIA_AVP_DIGEST_METHOD, offsetof(struct auth_digest, method)},
+	    {DIA_AVP_DIGEST_ENTITY_BODY_HASH, offsetof(struct auth_digest, body_hash)},
+	};
+	struct dia_avp_iter it;
+	struct dia_avp a;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	dia_avp_iter_init_group(&it, authz);
+	while ((r = dia_avp_next(&it, &a)) > 0) {
+		if (a.vendor)
+			continue;
+		for (size_t i = 0; i < MR_ARRAY_SIZE(map); i++)
+			if (map[i].code == a.code)
+				*(struct mr_str *)(void *)((char *)d + map[i].off) = a.data;
+	}
+	return r;
+}
+
+/* "alice" or "alice@example.com" (our realm) -> "alice". */
+static struct mr_str bare_user(struct mr_str u, struct mr_str realm)
+{
+	for (uint32_t i = 0; i < u.len; i++)
+		if (u.p[i] == '@') {
+			struct mr_str dom = mr_str_make(u.p + i + 1, u.len - i - 1);
+
+			if (mr_str_ieq(dom, realm))
+				return mr_str_make(u.p, i);
+			break;
+		}
+	return u;
+}
+
+/* User part of a SIP(S) AOR: "sip:alice@example.com" -> "alice". */
+static struct mr_str aor_user(struct mr_str aor)
+{
+	uint32_t s = 0;
+
+	if (aor.len > 4 && memcmp(aor.p, "sip:", 4) == 0)
+		s = 4;
+	else if (aor.len > 5 && memcmp(aor.p, "sips:", 5) == 0)
+		s = 5;
+	for (uint32_t i = s; i < aor.len; i++)
+		if (aor.p[i] == '@')
+			return mr_str_make(aor.p + s, i - s);
+	return (struct mr_str){0};
+}
+
+static int parse_nc(struct mr_str nc, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (nc.len != 8)
+		return -EINVAL;
+	for (unsigned i = 0; i < 8; i++) {
+		char c = nc.p[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return -EINVAL;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return v ? 0 : -EINVAL;
+}
+
+static void plan_challenge(struct dia_sipsrv *s, const struct mar_view *v, struct maa_plan *p)
+{
+	int hint = v->alg_hint.len ? auth_alg_parse(v->alg_hint) : -1;
+
+	p->challenge = true;
+	p->alg = hint >= 0 && alg_allowed(s->cfg, hint) ? (enum auth_alg)hint
+	                                                : (enum auth_alg)s->cfg->algs[0];
+	p->rc = DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED;
+	s->st.challenges++;
+}
+
+/* A MAR without credentials (or with app_sip-style empty ones): a challenge. */
+static void plan_no_credentials(struct dia_sipsrv *s, const struct mar_view *v, struct maa_plan *p)
+{
+	if (v->user_name.len) {
+		struct mr_str u = bare_user(v->user_name, s->cfg->realm);
+
+		p->user_name = v->user_name;
+		p->usr = auth_users_find(s->users, u, s->cfg->realm);
+		if (!p->usr) {
+			p->rc = DIA_RC_USER_UNKNOWN;
+			p->why = "unknown user";
+			s->st.unknown_user++;
+			return;
+		}
+		/* §8.8 rule 3: for REGISTER the user must own the AOR it registers */
+		if (mr_str_eq(v->method, MR_STR_LIT("REGISTER")) && v->aor.len &&
+		    !mr_str_eq(aor_user(v->aor), u)) {
+			p->rc = DIA_RC_IDENTITIES_DONT_MATCH;
+			p->why = "user does not own the AOR";
+			s->st.aor_mismatch++;
+			return;
+		}
+	}
+	plan_challenge(s, v, p);
+	/* §6.3 needs a user to send an HA1 for: without User-Name, ask for it (4013). */
+	if (s->cfg->return_ha1 && !p->usr)
+		p->rc = DIA_RC_USER_NAME_REQUIRED;
+}
+
+static void refuse(struct maa_plan *p, uint32_t rc, uint64_t *counter, const char *why)
+{
+	p->rc = rc;
+	p->why = why;
+	(*counter)++;
+}
+
+/* A MAR with SIP-Authorization: validate as the Diameter server (§6.4). */
+static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const struct mar_view *v,
+                          struct auth_digest *d, struct maa_plan *p, uint64_t now)
+{
+	const struct dia_sipsrv_cfg *cfg = s->cfg;
+	struct mr_str user, ha1;
+	uint64_t minted = 0;
+	uint32_t nc = 1;
+	int alg, ret;
+
+	p->user_name = v->user_name.len ? v->user_name : d->username;
+	if (!d->method.len)
+		d->method = v->method;
+	alg = auth_alg_parse(d->algorithm);
+	if (alg < 0 || !alg_allowed(cfg, alg)) {
+		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request,
+		       "algorithm not offered");
+		return;
+	}
+	if (!mr_str_ieq(d->realm, cfg->realm)) {
+		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request, "realm is not ours");
+		return;
+	}
+	user = bare_user(d->username, cfg->realm);
+	p->usr = auth_users_find(s->users, user, cfg->realm);
+	if (!p->usr) {
+		refuse(p, DIA_RC_USER_UNKNOWN, &s->st.unknown_user, "unknown user");
+		return;
+	}
+	ret = auth_nonce_check(&s->nonce, cfg->realm, d->nonce, now, &minted);
+	if (ret == -EBADMSG) {
+		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.forged_nonce, "nonce not ours");
+		return;
+	}
+	if (ret == -ESTALE) {
+		plan_challenge(s, v, p);
+		p->stale = true;
+		s->st.stale++;
+		return;
+	}
+	if (d->qop.len == 0) {
+		if (!cfg->allow_no_qop) {
+			refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request,
+			       "qop required");
+			return;
+		}
+	} else if (parse_nc(d->nc, &nc)) {
+		{
+			refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request, "bad nc");
+			return;
+		}
+	}
+	ha1 = auth_user_ha1(p->usr, (enum auth_alg)alg);
+	if (!ha1.len) {
+		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request,
+		       "no HA1 for this algorithm");
+		return;
+	}
+	ret = auth_digest_verify(&s->hash, d, ha1);
+	if (ret) {
+		refuse(p, DIA_RC_AUTHENTICATION_REJECTED,
+		       ret == -EACCES ? &s->st.bad_response : &s->st.bad_request,
+		       ret == -EACCES ? "wrong response" : "inconsistent credentials");
+		return;
+	}
+	/* Only a verified response may advance the nonce count, so garbage cannot burn it. */
+	ret = auth_replay_check(cfg->replay, d->nonce, minted, nc, now);
+	if (ret == -ESTALE) {
+		plan_challenge(s, v, p);
+		p->stale = true;
+		s->st.stale++;
+		return;
+	}
+	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T)) {
+		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.replayed, "nonce count replayed");
+		return;
+	}
+	/* T flag: a failover retransmission of a request we may have answered already; the
+	 * response verified, so it is the same request, not a replay by a third party. */
+	p->rc = DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED;
+	p->alg = (enum auth_alg)alg;
+	p->ok = d;
+	s->st.authorized++;
+}
+
+static void put_challenge(struct dia_sipsrv *s, struct dia_enc *e, const struct maa_plan *p,
+                          uint64_t now)
+{
+	char nonce[AUTH_NONCE_LEN + 1];
+
+	if (auth_nonce_mint(&s->nonce, s->cfg->realm, now, nonce)) {
+		e->err = -EIO;
+		return;
+	}
+	dia_enc_avp_u32(e, DIA_AVP_SIP_NUMBER_AUTH_ITEMS, DIA_AVP_F_M, 1);
+	dia_enc_group_begin(e, DIA_AVP_SIP_AUTH_DATA_ITEM, DIA_AVP_F_M, 0);
+	dia_enc_avp_u32(e, DIA_AVP_SIP_AUTHENTICATION_SCHEME, DIA_AVP_F_M, 0);
+	dia_enc_avp_u32(e, DIA_AVP_SIP_ITEM_NUMBER, DIA_AVP_F_M, 1);
+	dia_enc_group_begin(e, DIA_AVP_SIP_AUTHENTICATE, DIA_AVP_F_M, 0);
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_REALM, DIA_AVP_F_M, s->cfg->realm);
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_NONCE, DIA_AVP_F_M, mr_str_make(nonce, AUTH_NONCE_LEN));
+	if (p->stale)
+		dia_enc_avp_str(e, DIA_AVP_DIGEST_STALE, DIA_AVP_F_M, MR_STR_LIT("true"));
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_ALGORITHM, DIA_AVP_F_M, mr_str_c(auth_alg_name(p->alg)));
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_QOP, DIA_AVP_F_M, MR_STR_LIT("auth"));
+	if (s->cfg->return_ha1 && p->usr) {
+		struct mr_str ha1 = auth_user_ha1(p->usr, p->alg);
+
+		if (ha1.len)
+			dia_enc_avp_str(e, DIA_AVP_DIGEST_HA1, DIA_AVP_F_M, ha1);
+	}
+	dia_enc_group_end(e);
+	dia_enc_group_end(e);
+}
+
+/* Authentication-Info material (rspauth) for a UA that wants mutual authentication. */
+static void put_auth_info(struct dia_sipsrv *s, struct dia_enc *e, const struct maa_plan *p)
+{
+	char rspauth[AUTH_HEX_MAX + 1];
+	struct mr_str ha1 = auth_user_ha1(p->usr, p->alg);
+	int n;
+
+	if (!p->ok->qop.len)
+		return;
+	n = auth_digest_response(&s->hash, p->ok, ha1, true, rspauth);
+	if (n <= 0)
+		return;
+	dia_enc_avp_u32(e, DIA_AVP_SIP_NUMBER_AUTH_ITEMS, DIA_AVP_F_M, 1);
+	dia_enc_group_begin(e, DIA_AVP_SIP_AUTH_DATA_ITEM, DIA_AVP_F_M, 0);
+	dia_enc_avp_u32(e, DIA_AVP_SIP_AUTHENTICATION_SCHEME, DIA_AVP_F_M, 0);
+	dia_enc_group_begin(e, DIA_AVP_SIP_AUTHENTICATION_INFO, DIA_AVP_F_M, 0);
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_QOP, DIA_AVP_F_M, p->ok->qop);
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_RESPONSE_AUTH, DIA_AVP_F_M,
+	                mr_str_make(rspauth, (size_t)n));
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_CNONCE, DIA_AVP_F_M, p->ok->cnonce);
+	dia_enc_avp_str(e, DIA_AVP_DIGEST_NONCE_COUNT, DIA_AVP_F_M, p->ok->nc);
+	dia_enc_group_end(e);
+	dia_enc_group_end(e);
+}
+
+int dia_sipsrv_answer(struct dia_sipsrv *s, const struct dia_msg *mar, struct dia_enc *e,
+                      uint64_t now)
+{
+	struct maa_plan p = {.rc = DIA_RC_UNABLE_TO_COMPLY};
+	struct auth_digest d;
+	struct mar_view v;
+	struct dia_avp_iter it;
+	struct dia_avp a;
+
+	s->st.mar++;
+	if (read_mar(mar, &v) < 0) {
+		p.rc = DIA_RC_INVALID_AVP_VALUE;
+	} else if (v.have_scheme && v.scheme != 0) { /* only DIGEST (0) exists */
+		refuse(&p, DIA_RC_AUTH_SCHEME_NOT_SUPPORTED, &s->st.bad_scheme,
+		       "scheme not supported");
+	} else if (v.have_authz && read_authz(&v.authz, &d) == 0 && d.response.len) {
+		plan_validate(s, mar, &v, &d, &p, now);
+	} else {
+		/* no SIP-Authorization, or one without a response (freeDiameter app_sip's
+		 * "challenge me" form): a first round */
+		plan_no_credentials(s, &v, &p);
+	}
+	if (p.why)
+		mr_debug("msg=\"MAR refused\" user=%.*s rc=%u why=\"%s\"", (int)p.user_name.len,
+		         p.user_name.p ? p.user_name.p : "", p.rc, p.why);
+
+	dia_enc_answer_hdr(e, mar, &s->cfg->id, p.rc);
+	dia_enc_avp_u32(e, DIA_AVP_AUTH_APPLICATION_ID, DIA_AVP_F_M, DIA_APP_SIP);
+	dia_enc_avp_u32(e, DIA_AVP_AUTH_SESSION_STATE, DIA_AVP_F_M, 1); /* NO_STATE_MAINTAINED */
+	if (p.user_name.len)
+		dia_enc_avp_str(e, DIA_AVP_USER_NAME, DIA_AVP_F_M, p.user_name);
+	if (v.aor.len)
+		dia_enc_avp_str(e, DIA_AVP_SIP_AOR, DIA_AVP_F_M, v.aor);
+	if (p.challenge)
+		put_challenge(s, e, &p, now);
+	else if (p.ok)
+		put_auth_info(s, e, &p);
+	/* Proxy-Info is echoed unchanged (RFC 6733 §6.7.3) */
+	dia_avp_iter_init(&it, mar);
+	while (dia_avp_next(&it, &a) > 0)
+		if (a.code == DIA_AVP_PROXY_INFO && !a.vendor)
+			dia_enc_avp_copy(e, &a);
+	return dia_enc_finish(e);
+}

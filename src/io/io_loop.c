@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT
+ * io_loop.c - the per-core io_uring loop, its timers and its cross-thread wake-up.
+ * Owns: the ring and the eventfd of each loop. Thread: the loop's own, but io_loop_wake(). */
+#include "io.h"
+
+#include "io_int.h"
+#include "mr_log.h"
+
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t io_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void arm_wake(struct io_loop *l);
+
+static void on_wake(struct io_loop *l, struct io_op *op, int res, uint32_t flags)
+{
+	(void)op;
+	(void)flags;
+	if (res < 0 && res != -EINTR && res != -ECANCELED)
+		mr_err("msg=\"eventfd read failed\" loop=%u err=%d", l->id, res);
+	if (l->on_wake)
+		l->on_wake(l, l->wake_arg);
+	if (!l->stop)
+		arm_wake(l);
+}
+
+static void arm_wake(struct io_loop *l)
+{
+	struct io_uring_sqe *sqe = io_loop_sqe(l);
+
+	if (!sqe)
+		return;
+	l->wake_op.fn = on_wake;
+	io_uring_prep_read(sqe, l->wake_fd, &l->wake_val, sizeof(l->wake_val), 0);
+	io_uring_sqe_set_data(sqe, &l->wake_op);
+}
+
+int io_loop_init(struct io_loop *l, unsigned id, unsigned entries)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	memset(&p, 0, sizeof(p));
+	l->id = id;
+	/* The loop is the only submitter; COOP_TASKRUN avoids IPIs for task work (limits.md:
+	 * plain and DEFER_TASKRUN tie within noise on this kernel, so keep the simpler mode). */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	if (ret == -EINVAL) { /* older kernels: no SINGLE_ISSUER */
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	}
+	if (ret < 0)
+		return ret;
+	l->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (l->wake_fd < 0) {
+		ret = -errno;
+		io_uring_queue_exit(&l->ring);
+		return ret;
+	}
+	l->now_ms = io_now_ms();
+	arm_wake(l);
+	return 0;
+}
+
+void io_loop_fini(struct io_loop *l)
+{
+	io_uring_queue_exit(&l->ring);
+	close(l->wake_fd);
+	l->wake_fd = -1;
+}
+
+struct io_uring_sqe *io_loop_sqe(struct io_loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (mr_likely(sqe))
+		return sqe;
+	if (io_uring_submit(&l->ring) < 0)
+		return NULL;
+	return io_uring_get_sqe(&l->ring);
+}
+
+int io_loop_wake(struct io_loop *l)
+{
+	uint64_t one = 1;
+
+	return write(l->wake_fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+void io_timer_arm(struct io_loop *l, struct io_timer *t, io_timer_fn *fn, uint64_t delay_ms)
+{
+	t->fn = fn;
+	t->due_ms = io_now_ms() + delay_ms;
+	if (!t->armed) {
+		t->next = l->timers;
+		l->timers = t;
+		t->armed = true;
+	}
+}
+
+void io_timer_disarm(struct io_loop *l, struct io_timer *t)
+{
+	if (!t->armed)
+		return;
+	for (struct io_timer **pp = &l->timers; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->armed = false;
+	t->next = NULL;
+}
+
+/* Fires due timers; returns ms until the next one (capped at 1 s). A handler may re-arm its
+ * own timer or disarm others, so the list is rescanned after each firing. */
+static uint64_t run_timers(struct io_loop *l)
+{
+	uint64_t next = 1000;
+	bool fired;
+
+	do {
+		fired = false;
+		for (struct io_timer *t = l->timers; t; t = t->next) {
+			if (t->due_ms <= l->now_ms) {
+				io_timer_disarm(l, t);
+				t->fn(l, t);
+				fired = true;
+				break;
+			}
+		}
+	} while (fired);
+	for (struct io_timer *t = l->timers; t; t = t->next)
+		if (t->due_ms - l->now_ms < next)
+			next = t->due_ms - l->now_ms;
+	return next;
+}
+
+int io_loop_run(struct io_loop *l)
+{
+	uint64_t wait_ms = 0;
+
+	while (!l->stop) {
+		struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000),
+		                               .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		int ret;
+
+		ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			mr_err("msg=\"io_uring wait failed\" loop=%u err=%d", l->id, ret);
+			return ret;
+		}
+		l->now_ms = io_now_ms();
+		io_uring_for_each_cqe(&l->ring, head, cqe)
+		{
+			struct io_op *op = io_uring_cqe_get_data(cqe);
+
+			n++;
+			if (op)
+				op->fn(l, op, cqe->res, cqe->flags);
+		}
+		io_uring_cq_advance(&l->ring, n);
+		wait_ms = run_timers(l);
+		io_conn_flush_all(l);
+		io_conn_reap(l);
+	}
+	return 0;
+}
