@@ -9,9 +9,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#define DIA_AVP_HDR      8
-#define DIA_AVP_HDR_V    12
-#define DIA_MAX_LEN24    0xffffffu
+#define DIA_AVP_HDR   8
+#define DIA_AVP_HDR_V 12
+#define DIA_MAX_LEN24 0xffffffu
 
 static inline uint32_t get_be32(const uint8_t *p)
 {
@@ -243,7 +243,7 @@ void dia_enc_init(struct dia_enc *e, uint8_t *buf, uint32_t cap)
 }
 
 void dia_enc_hdr(struct dia_enc *e, uint8_t flags, uint32_t code, uint32_t app, uint32_t hbh,
-		 uint32_t e2e)
+                 uint32_t e2e)
 {
 	uint8_t *p;
 
@@ -266,7 +266,7 @@ void dia_enc_hdr(struct dia_enc *e, uint8_t flags, uint32_t code, uint32_t app, 
 /* Writes an AVP header for @data_len bytes of data; returns where the data goes. A vendor id
  * forces the V flag; a V flag writes the vendor id (0 if none was given). */
 static uint8_t *enc_avp_hdr(struct dia_enc *e, uint32_t code, uint8_t flags, uint32_t vendor,
-			    uint32_t data_len, uint32_t *padded)
+                            uint32_t data_len, uint32_t *padded)
 {
 	uint32_t hlen, alen;
 	uint8_t *p;
@@ -295,7 +295,7 @@ static uint8_t *enc_avp_hdr(struct dia_enc *e, uint32_t code, uint8_t flags, uin
 }
 
 void dia_enc_avp_raw(struct dia_enc *e, uint32_t code, uint8_t flags, uint32_t vendor,
-		     const void *data, uint32_t len)
+                     const void *data, uint32_t len)
 {
 	uint32_t padded;
 	uint8_t *p;
@@ -413,7 +413,7 @@ int dia_enc_finish(struct dia_enc *e)
 /* ---- answers --------------------------------------------------------------------------- */
 
 void dia_enc_answer_hdr(struct dia_enc *e, const struct dia_msg *req, const struct dia_ident *id,
-			uint32_t rc)
+                        uint32_t rc)
 {
 	struct dia_avp sid;
 	uint8_t flags = req->hdr.flags & DIA_FLAG_P;
@@ -421,8 +421,9 @@ void dia_enc_answer_hdr(struct dia_enc *e, const struct dia_msg *req, const stru
 	if (rc >= 3000 && rc < 4000)
 		flags |= DIA_FLAG_E;
 	dia_enc_hdr(e, flags, req->hdr.code, req->hdr.app_id, req->hdr.hbh, req->hdr.e2e);
+	/* The value is copied; the flags are ours (the request's may be what is wrong with it). */
 	if (dia_msg_find(req, DIA_AVP_SESSION_ID, 0, &sid) > 0)
-		dia_enc_avp_copy(e, &sid);
+		dia_enc_avp_str(e, DIA_AVP_SESSION_ID, DIA_AVP_F_M, sid.data);
 	dia_enc_avp_u32(e, DIA_AVP_RESULT_CODE, DIA_AVP_F_M, rc);
 	dia_enc_avp_str(e, DIA_AVP_ORIGIN_HOST, DIA_AVP_F_M, id->host);
 	dia_enc_avp_str(e, DIA_AVP_ORIGIN_REALM, DIA_AVP_F_M, id->realm);
@@ -451,7 +452,7 @@ static void enc_failed_avp(struct dia_enc *e, const struct dia_error *err)
 }
 
 int dia_enc_error_answer(struct dia_enc *e, const struct dia_msg *req, const struct dia_ident *id,
-			 const struct dia_error *err)
+                         const struct dia_error *err)
 {
 	struct dia_avp_iter it;
 	struct dia_avp a;

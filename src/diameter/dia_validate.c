@@ -22,7 +22,7 @@ static inline uint32_t get_be32(const uint8_t *p)
 }
 
 static void set_error(struct dia_error *err, uint32_t rc, const struct dia_avp *failed,
-		      const char *what)
+                      const char *what)
 {
 	err->rc = rc;
 	if (failed)
@@ -32,7 +32,9 @@ static void set_error(struct dia_error *err, uint32_t rc, const struct dia_avp *
 
 /* The AVP at @p has an unusable length field (shorter than its header or past the end of its
  * container): report its header with a zero-filled payload of the minimum size of its type.
- * @raw covers the header bytes only. Nothing to report when not even a header is there. */
+ * @raw covers the header bytes only (the one case, with the too-deep group below, where a
+ * reported view's raw bytes are not the whole AVP: dia_enc_avp_copy() encodes from the fields).
+ * Nothing to report when not even a header is there. */
 static void set_bad_length(struct dia_error *err, const uint8_t *p, size_t left)
 {
 	const struct dia_avp_def *def;
@@ -72,6 +74,13 @@ static bool data_len_ok(enum dia_type type, struct mr_str d)
 	return true;
 }
 
+/* Failed-AVP carries AVPs of another message, echoed as they were: they are not judged by our
+ * rules (a 5001 answer would otherwise be invalid for the very AVP it reports). */
+static bool is_opaque_group(const struct dia_avp *a)
+{
+	return a->code == DIA_AVP_FAILED_AVP && a->vendor == 0;
+}
+
 /* Pass 1 (5014): AVP lengths at every level, fixed-size types, nesting. @level counts the
  * grouped AVPs around @it. Returns true when an error was recorded. */
 static bool check_lengths(struct dia_avp_iter *it, int level, struct dia_error *err)
@@ -89,10 +98,15 @@ static bool check_lengths(struct dia_avp_iter *it, int level, struct dia_error *
 			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a, "invalid AVP data length");
 			return true;
 		}
-		if (def->type != DIA_T_GROUPED)
+		if (def->type != DIA_T_GROUPED || is_opaque_group(&a))
 			continue;
 		if (level >= DIA_MAX_NEST) {
-			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a, "grouped AVPs nested too deep");
+			/* Reported as its header with an empty payload (RFC 6733 §7.1.5), so the
+			 * answer does not carry the over-deep structure back. */
+			a.raw_len -= a.data.len;
+			a.data.len = 0;
+			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a,
+			          "grouped AVPs nested too deep");
 			return true;
 		}
 		dia_avp_iter_init_group(&child, &a);
@@ -122,13 +136,14 @@ static void check_flags(struct dia_avp_iter *it, struct flag_scan *s)
 
 	while (dia_avp_next(it, &a) > 0) {
 		def = dia_dict_avp(a.code, a.vendor);
-		if (!s->bits.rc && ((a.flags & AVP_F_RESERVED) ||
-				    (def && ((a.flags & def->must) != def->must ||
-					     (a.flags & def->must_not)))))
+		if (!s->bits.rc &&
+		    ((a.flags & AVP_F_RESERVED) ||
+		     (def && ((a.flags & def->must) != def->must || (a.flags & def->must_not)))))
 			set_error(&s->bits, DIA_RC_INVALID_AVP_BITS, &a, "invalid AVP flag bits");
 		if (!def && (a.flags & DIA_AVP_F_M) && !s->unsup.rc)
-			set_error(&s->unsup, DIA_RC_AVP_UNSUPPORTED, &a, "unsupported mandatory AVP");
-		if (def && def->type == DIA_T_GROUPED) {
+			set_error(&s->unsup, DIA_RC_AVP_UNSUPPORTED, &a,
+			          "unsupported mandatory AVP");
+		if (def && def->type == DIA_T_GROUPED && !is_opaque_group(&a)) {
 			dia_avp_iter_init_group(&child, &a);
 			check_flags(&child, s);
 		}

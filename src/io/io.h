@@ -47,6 +47,7 @@ struct io_loop {
 	struct io_uring ring;
 	unsigned id;
 	bool stop;       /* set on the loop's own thread; ends io_loop_run() */
+	bool enable;     /* ring created disabled: the loop thread enables it */
 	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per turn */
 	int wake_fd;     /* eventfd: other threads write to wake this loop */
 	uint64_t wake_val;

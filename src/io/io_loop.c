@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,8 +54,10 @@ int io_loop_init(struct io_loop *l, unsigned id, unsigned entries)
 	memset(&p, 0, sizeof(p));
 	l->id = id;
 	/* The loop is the only submitter; COOP_TASKRUN avoids IPIs for task work (limits.md:
-	 * plain and DEFER_TASKRUN tie within noise on this kernel, so keep the simpler mode). */
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	 * plain and DEFER_TASKRUN tie within noise on this kernel, so keep the simpler mode).
+	 * The ring is set up by the main thread but submitted to by the loop's thread, so it
+	 * starts disabled and the loop thread enables it (SINGLE_ISSUER binds the enabler). */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
 	ret = io_uring_queue_init_params(entries, &l->ring, &p);
 	if (ret == -EINVAL) { /* older kernels: no SINGLE_ISSUER */
 		memset(&p, 0, sizeof(p));
@@ -62,6 +65,7 @@ int io_loop_init(struct io_loop *l, unsigned id, unsigned entries)
 	}
 	if (ret < 0)
 		return ret;
+	l->enable = (p.flags & IORING_SETUP_R_DISABLED) != 0;
 	l->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (l->wake_fd < 0) {
 		ret = -errno;
@@ -150,6 +154,13 @@ int io_loop_run(struct io_loop *l)
 {
 	uint64_t wait_ms = 0;
 
+	if (l->enable) {
+		/* liburing 2.3 declares io_uring_enable_rings() but does not export it */
+		if (syscall(__NR_io_uring_register, l->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+		            NULL, 0) < 0)
+			return -errno;
+		l->enable = false;
+	}
 	while (!l->stop) {
 		struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000),
 		                               .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
