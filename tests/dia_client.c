@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: MIT
+ * dia_client.c - a test Diameter client that plays the SIP server's half of RFC 4740 §6.4
+ * Figure 4 against mara-aaa over TCP and checks every answer; prints TAP.
+ * Owns: one blocking TCP connection per scenario group. Thread: single.
+ * Usage: dia_client HOST PORT [--secret HEX] [--mode all|ha1|user|cross] [--port2 P]
+ *                   [--user U --password P]
+ *   all   : Figure 4, refusals (wrong password, unknown user, replay, forged/expired nonce,
+ *           scheme, AOR), malformed messages, 10,000 pipelined MARs, framing loss
+ *   ha1   : against a server with return_ha1 = true (RFC 4740 §6.3)
+ *   user  : Figure 4 for one user (reload tests)
+ *   cross : MAR #1 to PORT, MAR #2 to --port2 (two servers sharing the nonce secret) */
+#include "auth.h"
+#include "dia.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REALM "example.com"
+#define RXCAP (4u << 20)
+
+struct cli {
+	int fd;
+	uint8_t *rx;
+	size_t rxlen;
+	uint32_t hbh, e2e;
+	uint8_t last[65536]; /* the last message received, copied out of rx */
+	struct dia_msg m;
+};
+
+static const char *host_arg;
+static int port_arg;
+static int failures, tests;
+static struct auth_hash hash;
+static uint64_t session_seq;
+static bool ha1_expected; /* --mode ha1: challenges for a known user carry Digest-HA1 */
+
+static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tests++;
+	printf("%s %d - ", cond ? "ok" : "not ok", tests);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		failures++;
+}
+
+static int tcp_connect(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port_arg)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	inet_pton(AF_INET, host_arg, &sa.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("connect");
+		exit(1);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Receives one message into c->last / c->m. 0, or -1 on close/timeout/garbage. */
+static int recv_msg(struct cli *c)
+{
+	for (;;) {
+		int n = dia_frame(c->rx, c->rxlen, sizeof(c->last));
+
+		if (n > 0) {
+			memcpy(c->last, c->rx, (size_t)n);
+			memmove(c->rx, c->rx + n, c->rxlen - (size_t)n);
+			c->rxlen -= (size_t)n;
+			return dia_msg_init(&c->m, c->last, (uint32_t)n);
+		}
+		if (n < 0)
+			return -1;
+		ssize_t r = recv(c->fd, c->rx + c->rxlen, RXCAP - c->rxlen, 0);
+
+		if (r <= 0)
+			return -1;
+		c->rxlen += (size_t)r;
+	}
+}
+
+static uint32_t result_code(const struct dia_msg *m)
+{
+	struct dia_avp a;
+	uint32_t v = 0;
+
+	if (dia_msg_find(m, DIA_AVP_RESULT_CODE, 0, &a) > 0)
+		dia_avp_u32(&a, &v);
+	return v;
+}
+
+static void cli_open(struct cli *c)
+{
+	uint8_t buf[1024];
+	struct sockaddr_in lo = {.sin_family = AF_INET};
+	struct dia_enc e;
+	int len;
+
+	memset(c, 0, sizeof(*c));
+	c->rx = malloc(RXCAP);
+	c->fd = tcp_connect();
+	c->hbh = 0x10000000u + (uint32_t)rand();
+	c->e2e = 0x20000000u;
+	inet_pton(AF_INET, "127.0.0.1", &lo.sin_addr);
+	dia_enc_init(&e, buf, sizeof(buf));
+	dia_enc_hdr(&e, DIA_FLAG_R, DIA_CMD_CE, 0, c->hbh++, c->e2e++);
+	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_HOST, DIA_AVP_F_M, MR_STR_LIT("client.test"));
+	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_REALM, DIA_AVP_F_M, MR_STR_LIT("test"));
+	dia_enc_avp_addr(&e, DIA_AVP_HOST_IP_ADDRESS, DIA_AVP_F_M, (struct sockaddr *)&lo);
+	dia_enc_avp_u32(&e, DIA_AVP_VENDOR_ID, DIA_AVP_F_M, 0);
+	dia_enc_avp_str(&e, DIA_AVP_PRODUCT_NAME, 0, MR_STR_LIT("mara-test-client"));
+	dia_enc_avp_u32(&e, DIA_AVP_AUTH_APPLICATION_ID, DIA_AVP_F_M, DIA_APP_SIP);
+	len = dia_enc_finish(&e);
+	if (len < 0 || send_all(c->fd, buf, (size_t)len) || recv_msg(c)) {
+		fprintf(stderr, "CER failed\n");
+		exit(1);
+	}
+	if (c->m.hdr.code != DIA_CMD_CE || result_code(&c->m) != DIA_RC_SUCCESS) {
+		fprintf(stderr, "CEA refused: %u\n", result_code(&c->m));
+		exit(1);
+	}
+}
+
+static void cli_close(struct cli *c)
+{
+	close(c->fd);
+	free(c->rx);
+}
+
+/* What goes in a MAR. */
+struct mar {
+	const char *user_name; /* User-Name AVP, NULL = absent */
+	const char *aor;
+	const char *method;
+	bool no_method;
+	bool item; /* SIP-Auth-Data-Item */
+	uint32_t scheme;
+	const char *alg_hint;
+	struct auth_digest *cred; /* SIP-Authorization */
+	uint8_t flags;            /* header flags; default R|P */
+	uint32_t extra_code;      /* an extra AVP with this code (M flag) */
+	bool proxy_info;
+};
+
+static int build_mar(struct cli *c, const struct mar *r, uint8_t *buf, uint32_t cap, uint32_t *hbh)
+{
+	char sid[128];
+	struct dia_enc e;
+
+	snprintf(sid, sizeof(sid), "client.test;%ld;%lu", (long)time(NULL), ++session_seq);
+	dia_enc_init(&e, buf, cap);
+	*hbh = c->hbh++;
+	dia_enc_hdr(&e, r->flags ? r->flags : DIA_FLAG_R | DIA_FLAG_P, DIA_CMD_MA, DIA_APP_SIP,
+	            *hbh, c->e2e++);
+	dia_enc_avp_str(&e, DIA_AVP_SESSION_ID, DIA_AVP_F_M, mr_str_c(sid));
+	dia_enc_avp_u32(&e, DIA_AVP_AUTH_APPLICATION_ID, DIA_AVP_F_M, DIA_APP_SIP);
+	dia_enc_avp_u32(&e, DIA_AVP_AUTH_SESSION_STATE, DIA_AVP_F_M, 1);
+	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_HOST, DIA_AVP_F_M, MR_STR_LIT("client.test"));
+	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_REALM, DIA_AVP_F_M, MR_STR_LIT("test"));
+	dia_enc_avp_str(&e, DIA_AVP_DESTINATION_REALM, DIA_AVP_F_M, MR_STR_LIT(REALM));
+	dia_enc_avp_str(&e, DIA_AVP_SIP_AOR, DIA_AVP_F_M,
+	                mr_str_c(r->aor ? r->aor : "sip:bob@example.com"));
+	if (!r->no_method)
+		dia_enc_avp_str(&e, DIA_AVP_SIP_METHOD, DIA_AVP_F_M,
+		                mr_str_c(r->method ? r->method : "INVITE"));
+	if (r->user_name)
+		dia_enc_avp_str(&e, DIA_AVP_USER_NAME, DIA_AVP_F_M, mr_str_c(r->user_name));
+	if (r->item || r->cred) {
+		dia_enc_avp_u32(&e, DIA_AVP_SIP_NUMBER_AUTH_ITEMS, DIA_AVP_F_M, 1);
+		dia_enc_group_begin(&e, DIA_AVP_SIP_AUTH_DATA_ITEM, DIA_AVP_F_M, 0);
+		dia_enc_avp_u32(&e, DIA_AVP_SIP_AUTHENTICATION_SCHEME, DIA_AVP_F_M, r->scheme);
+		if (r->alg_hint) {
+			dia_enc_group_begin(&e, DIA_AVP_SIP_AUTHENTICATE, DIA_AVP_F_M, 0);
+			dia_enc_avp_str(&e, DIA_AVP_DIGEST_ALGORITHM, DIA_AVP_F_M,
+			                mr_str_c(r->alg_hint));
+			dia_enc_group_end(&e);
+		}
+		if (r->cred) {
+			const struct auth_digest *d = r->cred;
+			const struct {
+				uint32_t code;
+				struct mr_str v;
+			} f[] = {
+			    {DIA_AVP_DIGEST_USERNAME, d->username},
+			    {DIA_AVP_DIGEST_REALM, d->realm},
+			    {DIA_AVP_DIGEST_NONCE, d->nonce},
+			    {DIA_AVP_DIGEST_URI, d->uri},
+			    {DIA_AVP_DIGEST_RESPONSE, d->response},
+			    {DIA_AVP_DIGEST_ALGORITHM, d->algorithm},
+			    {DIA_AVP_DIGEST_CNONCE, d->cnonce},
+			    {DIA_AVP_DIGEST_QOP, d->qop},
+			    {DIA_AVP_DIGEST_NONCE_COUNT, d->nc},
+			    {DIA_AVP_DIGEST_METHOD, d->method},
+			};
+
+			dia_enc_group_begin(&e, DIA_AVP_SIP_AUTHORIZATION, DIA_AVP_F_M, 0);
+			for (size_t i = 0; i < MR_ARRAY_SIZE(f); i++)
+				if (f[i].v.len)
+					dia_enc_avp_str(&e, f[i].code, DIA_AVP_F_M, f[i].v);
+			dia_enc_group_end(&e);
+		}
+		dia_enc_group_end(&e);
+	}
+	if (r->extra_code)
+		dia_enc_avp_u32(&e, r->extra_code, DIA_AVP_F_M, 7);
+	if (r->proxy_info) {
+		dia_enc_group_begin(&e, DIA_AVP_PROXY_INFO, DIA_AVP_F_M, 0);
+		dia_enc_avp_str(&e, DIA_AVP_PROXY_HOST, DIA_AVP_F_M, MR_STR_LIT("dra.test"));
+		dia_enc_avp_str(&e, DIA_AVP_PROXY_STATE, DIA_AVP_F_M, MR_STR_LIT("state-42"));
+		dia_enc_group_end(&e);
+	}
+	return dia_enc_finish(&e);
+}
+
+/* Sends a MAR and receives its answer (checked for matching ids). */
+static int exchange(struct cli *c, const struct mar *r)
+{
+	uint8_t buf[8192];
+	uint32_t hbh;
+	int len = build_mar(c, r, buf, sizeof(buf), &hbh);
+
+	if (len < 0 || send_all(c->fd, buf, (size_t)len) || recv_msg(c))
+		return -1;
+	if (c->m.hdr.hbh != hbh || c->m.hdr.code != DIA_CMD_MA || (c->m.hdr.flags & DIA_FLAG_R))
+		return -1;
+	return 0;
+}
+
+/* The challenge in an MAA: nonce, algorithm, qop, realm, stale, HA1 (slices into c->last). */
+struct challenge {
+	struct mr_str realm, nonce, alg, qop, stale, ha1;
+	bool found;
+};
+
+static struct challenge get_challenge(const struct dia_msg *m)
+{
+	struct challenge ch = {0};
+	struct dia_avp item, auth, a;
+
+	if (dia_msg_find(m, DIA_AVP_SIP_AUTH_DATA_ITEM, 0, &item) <= 0 ||
+	    dia_group_find(&item, DIA_AVP_SIP_AUTHENTICATE, 0, &auth) <= 0)
+		return ch;
+	ch.found = true;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_REALM, 0, &a) > 0)
+		ch.realm = a.data;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_NONCE, 0, &a) > 0)
+		ch.nonce = a.data;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_ALGORITHM, 0, &a) > 0)
+		ch.alg = a.data;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_QOP, 0, &a) > 0)
+		ch.qop = a.data;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_STALE, 0, &a) > 0)
+		ch.stale = a.data;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_HA1, 0, &a) > 0)
+		ch.ha1 = a.data;
+	return ch;
+}
+
+/* Credentials for @user/@pass answering nonce @nonce with algorithm @alg; strings are kept in
+ * @store (a UA's view: it knows the password, not the HA1). */
+struct cred_store {
+	char nonce[128], resp[AUTH_HEX_MAX + 1], ha1[AUTH_HEX_MAX + 1], nc[9], alg[32];
+	struct auth_digest d;
+};
+
+static void make_cred(struct cred_store *s, const char *user, const char *pass, struct mr_str nonce,
+                      const char *alg, unsigned nc)
+{
+	int a = auth_alg_parse(mr_str_c(alg));
+
+	memset(s, 0, sizeof(*s));
+	mr_str_copy_to(nonce, s->nonce, sizeof(s->nonce));
+	snprintf(s->nc, sizeof(s->nc), "%08x", nc);
+	snprintf(s->alg, sizeof(s->alg), "%s", alg);
+	s->d.username = mr_str_c(user);
+	s->d.realm = MR_STR_LIT(REALM);
+	s->d.nonce = mr_str_c(s->nonce);
+	s->d.uri = MR_STR_LIT("sip:bob@example.com");
+	s->d.algorithm = mr_str_c(s->alg);
+	s->d.cnonce = MR_STR_LIT("0a4f113b");
+	s->d.qop = MR_STR_LIT("auth");
+	s->d.nc = mr_str_c(s->nc);
+	s->d.method = MR_STR_LIT("INVITE");
+	if (auth_digest_ha1(&hash, (enum auth_alg)auth_alg_base((enum auth_alg)a), mr_str_c(user),
+	                    MR_STR_LIT(REALM), mr_str_c(pass), s->ha1) < 0 ||
+	    auth_digest_response(&hash, &s->d, mr_str_c(s->ha1), false, s->resp) < 0) {
+		fprintf(stderr, "digest computation failed\n");
+		exit(1);
+	}
+	s->d.response = mr_str_c(s->resp);
+}
+
+/* Figure 4 for one user: MAR -> challenge -> MAR with credentials -> 2006 (+ rspauth). */
+static bool figure4_to(struct cli *c, struct cli *c2, const char *user_name,
+                       const char *digest_user, const char *pass, const char *alg_hint,
+                       const char *label)
+{
+	struct mar r = {.user_name = user_name, .item = true, .alg_hint = alg_hint};
+	struct cred_store cs;
+	struct challenge ch;
+	char nonce[128], alg[32] = "MD5";
+	struct dia_avp item, info, a;
+	char rspauth[AUTH_HEX_MAX + 1];
+	bool good;
+
+	if (exchange(c, &r)) {
+		ok(false, "%s: MAR #1 answered", label);
+		return false;
+	}
+	ch = get_challenge(&c->m);
+	/* no Digest-HA1 unless the server runs in §6.3 mode (ha1_expected) */
+	good = result_code(&c->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+	       mr_str_eq(ch.realm, MR_STR_LIT(REALM)) && ch.nonce.len == AUTH_NONCE_LEN &&
+	       mr_str_eq(ch.qop, MR_STR_LIT("auth")) && (ch.ha1.len != 0) == ha1_expected &&
+	       (!alg_hint || mr_str_ieq(ch.alg, mr_str_c(alg_hint)));
+	ok(good, "%s: MAR #1 -> 2008 with SIP-Authenticate (realm, %u-char nonce, qop, alg %.*s)",
+	   label, ch.nonce.len, (int)ch.alg.len, ch.alg.p);
+	if (!good)
+		return false;
+	mr_str_copy_to(ch.nonce, nonce, sizeof(nonce));
+	mr_str_copy_to(ch.alg, alg, sizeof(alg));
+	make_cred(&cs, digest_user, pass, mr_str_c(nonce), alg, 1);
+	r = (struct mar){.user_name = user_name, .cred = &cs.d};
+	c = c2; /* MAR #2 may go to another server instance sharing the secret */
+	if (exchange(c, &r)) {
+		ok(false, "%s: MAR #2 answered", label);
+		return false;
+	}
+	good = result_code(&c->m) == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED;
+	ok(good, "%s: MAR #2 with credentials -> 2006 (got %u)", label, result_code(&c->m));
+	if (!good)
+		return false;
+	auth_digest_response(&hash, &cs.d, mr_str_c(cs.ha1), true, rspauth);
+	good = dia_msg_find(&c->m, DIA_AVP_SIP_AUTH_DATA_ITEM, 0, &item) > 0 &&
+	       dia_group_find(&item, DIA_AVP_SIP_AUTHENTICATION_INFO, 0, &info) > 0 &&
+	       dia_group_find(&info, DIA_AVP_DIGEST_RESPONSE_AUTH, 0, &a) > 0 &&
+	       mr_str_eq(a.data, mr_str_c(rspauth));
+	ok(good, "%s: MAA carries SIP-Authentication-Info with the right rspauth", label);
+	return good;
+}
+
+static bool figure4(struct cli *c, const char *user_name, const char *digest_user, const char *pass,
+                    const char *alg_hint, const char *label)
+{
+	return figure4_to(c, c, user_name, digest_user, pass, alg_hint, label);
+}
+
+/* A fresh challenge nonce (MAR #1). */
+static bool get_nonce(struct cli *c, char *out, size_t cap)
+{
+	struct mar r = {.item = true};
+	struct challenge ch;
+
+	if (exchange(c, &r))
+		return false;
+	ch = get_challenge(&c->m);
+	return ch.found && mr_str_copy_to(ch.nonce, out, cap) == 0;
+}
+
+/* Result-Code of the answer to @r, 0 when none came. */
+static uint32_t rc_of(struct cli *c, const struct mar *r)
+{
+	return exchange(c, r) ? 0 : result_code(&c->m);
+}
+
+static void refusals(struct cli *c, const char *secret_hex)
+{
+	uint32_t got;
+	struct cred_store cs;
+	char nonce[128];
+	struct mar r;
+	struct challenge ch;
+
+	/* wrong password */
+	get_nonce(c, nonce, sizeof(nonce));
+	make_cred(&cs, "alice", "not-the-password", mr_str_c(nonce), "MD5", 1);
+	r = (struct mar){.user_name = "alice", .cred = &cs.d};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "wrong password -> 4001 (got %u)", got);
+	/* a wrong password must not burn the nonce: the right one still works with nc 1 */
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 1);
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+	   "right password after a wrong one, same nonce -> 2006 (got %u)", got);
+	/* replay of that exact credential */
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "replayed nc -> 4001 (got %u)", got);
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 2);
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+	   "next nc on the same nonce -> 2006 (got %u)", got);
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 1);
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "lower nc -> 4001 (got %u)", got);
+
+	/* unknown user, in both rounds */
+	r = (struct mar){.user_name = "mallory", .item = true};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_USER_UNKNOWN, "unknown User-Name in MAR #1 -> 5032 (got %u)", got);
+	get_nonce(c, nonce, sizeof(nonce));
+	make_cred(&cs, "mallory", "x", mr_str_c(nonce), "MD5", 1);
+	r = (struct mar){.user_name = "mallory", .cred = &cs.d};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_USER_UNKNOWN, "unknown user with credentials -> 5032 (got %u)", got);
+
+	/* forged nonce: one character changed */
+	get_nonce(c, nonce, sizeof(nonce));
+	nonce[20] = nonce[20] == 'a' ? 'b' : 'a';
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 1);
+	r = (struct mar){.user_name = "alice", .cred = &cs.d};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "forged nonce -> 4001 (got %u)", got);
+
+	/* expired nonce: minted 1000 s ago with the server's secret -> fresh challenge, stale */
+	if (secret_hex) {
+		struct auth_nonce_key key = {.lifetime_s = 300};
+		struct auth_nonce_ctx nc;
+
+		auth_nonce_key_from_hex(&key, secret_hex);
+		auth_nonce_ctx_init(&nc, &key);
+		auth_nonce_mint(&nc, MR_STR_LIT(REALM), (uint64_t)time(NULL) - 1000, nonce);
+		auth_nonce_ctx_fini(&nc);
+		make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 1);
+		r = (struct mar){.user_name = "alice", .cred = &cs.d};
+		ch = (struct challenge){0};
+		if (!exchange(c, &r))
+			ch = get_challenge(&c->m);
+		ok(result_code(&c->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+		       mr_str_eq(ch.stale, MR_STR_LIT("true")) && ch.nonce.len &&
+		       !mr_str_eq(ch.nonce, mr_str_c(nonce)),
+		   "expired nonce -> 2008 with a fresh nonce and Digest-Stale true");
+	}
+
+	/* unsupported scheme */
+	r = (struct mar){.item = true, .scheme = 5};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTH_SCHEME_NOT_SUPPORTED, "SIP-Authentication-Scheme 5 -> 5037 (got %u)",
+	   got);
+	/* REGISTER of someone else's AOR */
+	r = (struct mar){
+	    .user_name = "bob", .method = "REGISTER", .aor = "sip:alice@example.com", .item = true};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_IDENTITIES_DONT_MATCH,
+	   "REGISTER by bob of sip:alice@example.com -> 5033 (got %u)", got);
+	r.user_name = "alice";
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED,
+	   "REGISTER by alice of her own AOR -> 2008 (got %u)", got);
+	/* Proxy-Info is echoed */
+	r = (struct mar){.item = true, .proxy_info = true};
+	{
+		struct dia_avp pi, st;
+
+		ok(!exchange(c, &r) && dia_msg_find(&c->m, DIA_AVP_PROXY_INFO, 0, &pi) > 0 &&
+		       dia_group_find(&pi, DIA_AVP_PROXY_STATE, 0, &st) > 0 &&
+		       mr_str_eq(st.data, MR_STR_LIT("state-42")),
+		   "Proxy-Info echoed in the MAA");
+	}
+}
+
+static bool failed_avp_has(const struct dia_msg *m, uint32_t code)
+{
+	struct dia_avp f, in;
+
+	return dia_msg_find(m, DIA_AVP_FAILED_AVP, 0, &f) > 0 &&
+	       dia_group_find(&f, code, 0, &in) > 0;
+}
+
+static void malformed(struct cli *c)
+{
+	struct mar r = {.item = true, .extra_code = 99999};
+	uint8_t buf[4096];
+	uint32_t hbh;
+	int len;
+
+	ok(!exchange(c, &r) && result_code(&c->m) == DIA_RC_AVP_UNSUPPORTED &&
+	       failed_avp_has(&c->m, 99999),
+	   "unknown M-bit AVP -> 5001 with Failed-AVP (got %u)", result_code(&c->m));
+	r = (struct mar){.item = true, .no_method = true};
+	ok(!exchange(c, &r) && result_code(&c->m) == DIA_RC_MISSING_AVP &&
+	       failed_avp_has(&c->m, DIA_AVP_SIP_METHOD),
+	   "MAR without SIP-Method -> 5005 with Failed-AVP SIP-Method (got %u)",
+	   result_code(&c->m));
+	r = (struct mar){.item = true, .flags = DIA_FLAG_R | DIA_FLAG_P | DIA_FLAG_E};
+	ok(!exchange(c, &r) && result_code(&c->m) == DIA_RC_INVALID_HDR_BITS &&
+	       (c->m.hdr.flags & DIA_FLAG_E),
+	   "E bit on a request -> 3008 with E set (got %u)", result_code(&c->m));
+	/* an AVP whose length (5) is shorter than its header; message framing stays intact */
+	r = (struct mar){.item = true};
+	len = build_mar(c, &r, buf, sizeof(buf), &hbh);
+	buf[len] = 0, buf[len + 1] = 0, buf[len + 2] = 0x03, buf[len + 3] = 0xe7; /* code 999 */
+	buf[len + 4] = 0x40, buf[len + 5] = 0, buf[len + 6] = 0, buf[len + 7] = 5;
+	len += 8;
+	buf[1] = (uint8_t)(len >> 16), buf[2] = (uint8_t)(len >> 8), buf[3] = (uint8_t)len;
+	ok(!send_all(c->fd, buf, (size_t)len) && !recv_msg(c) && c->m.hdr.hbh == hbh &&
+	       result_code(&c->m) == DIA_RC_INVALID_AVP_LENGTH,
+	   "AVP length 5 -> 5014 (got %u)", result_code(&c->m));
+	/* another command of app 6 */
+	r = (struct mar){.item = true};
+	len = build_mar(c, &r, buf, sizeof(buf), &hbh);
+	buf[7] = DIA_CMD_UA & 0xff; /* UAR, 283 */
+	ok(!send_all(c->fd, buf, (size_t)len) && !recv_msg(c) && c->m.hdr.hbh == hbh &&
+	       result_code(&c->m) == DIA_RC_COMMAND_UNSUPPORTED,
+	   "UAR -> 3001 COMMAND_UNSUPPORTED (got %u)", result_code(&c->m));
+	/* the connection survived all of the above */
+	ok(figure4(c, "alice", "alice", "alice-secret", NULL, "after malformed input"),
+	   "connection still serves after malformed messages");
+}
+
+/* 10,000 MARs written back to back on one connection while answers are read. */
+static void pipelined(unsigned count)
+{
+	struct cli c;
+	struct mar r = {.item = true};
+	uint8_t *out = malloc((size_t)count * 512), *seen = calloc(count, 1);
+	uint32_t *e2e = calloc(count, sizeof(uint32_t)), first;
+	size_t olen = 0, osent = 0;
+	unsigned answered = 0, bad = 0, dup = 0;
+
+	cli_open(&c);
+	first = c.hbh;
+	for (unsigned i = 0; i < count; i++) {
+		uint32_t hbh;
+
+		e2e[i] = c.e2e;
+		olen += (size_t)build_mar(&c, &r, out + olen, 512, &hbh);
+	}
+	fcntl(c.fd, F_SETFL, O_NONBLOCK);
+	while (answered + bad < count) {
+		struct pollfd p = {.fd = c.fd, .events = POLLIN | (osent < olen ? POLLOUT : 0)};
+
+		if (poll(&p, 1, 10000) <= 0)
+			break;
+		if ((p.revents & POLLOUT) && osent < olen) {
+			ssize_t n = send(c.fd, out + osent, olen - osent, MSG_NOSIGNAL);
+
+			if (n > 0)
+				osent += (size_t)n;
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(c.fd, c.rx + c.rxlen, RXCAP - c.rxlen, 0);
+			size_t off = 0;
+
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				break;
+			if (n > 0)
+				c.rxlen += (size_t)n;
+			for (;;) {
+				int m = dia_frame(c.rx + off, c.rxlen - off, 65536);
+				struct dia_msg msg;
+				uint32_t idx;
+
+				if (m <= 0)
+					break;
+				dia_msg_init(&msg, c.rx + off, (uint32_t)m);
+				idx = msg.hdr.hbh - first;
+				if (idx >= count || msg.hdr.e2e != e2e[idx] ||
+				    result_code(&msg) != DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED)
+					bad++;
+				else if (seen[idx]++)
+					dup++;
+				else
+					answered++;
+				off += (size_t)m;
+			}
+			memmove(c.rx, c.rx + off, c.rxlen - off);
+			c.rxlen -= off;
+		}
+	}
+	ok(answered == count && bad == 0 && dup == 0,
+	   "%u pipelined MARs on one connection: %u answered with matching hbh/e2e, %u bad, %u "
+	   "duplicate",
+	   count, answered, bad, dup);
+	cli_close(&c);
+	free(out);
+	free(seen);
+	free(e2e);
+}
+
+static void framing_lost(void)
+{
+	struct cli c;
+	uint8_t hdr[20] = {1, 0, 0, 13, 0x80, 0, 1, 0x1e}; /* length 13 < 20 */
+	uint8_t b[64];
+
+	cli_open(&c);
+	send_all(c.fd, hdr, sizeof(hdr));
+	ok(recv(c.fd, b, sizeof(b), 0) == 0, "a header with length 13 -> connection closed");
+	cli_close(&c);
+}
+
+static void dwr(struct cli *c)
+{
+	uint8_t buf[256];
+	struct dia_enc e;
+	int len;
+
+	dia_enc_init(&e, buf, sizeof(buf));
+	dia_enc_hdr(&e, DIA_FLAG_R, DIA_CMD_DW, 0, c->hbh++, c->e2e++);
+	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_HOST, DIA_AVP_F_M, MR_STR_LIT("client.test"));
+	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_REALM, DIA_AVP_F_M, MR_STR_LIT("test"));
+	len = dia_enc_finish(&e);
+	ok(len > 0 && !send_all(c->fd, buf, (size_t)len) && !recv_msg(c) &&
+	       c->m.hdr.code == DIA_CMD_DW && result_code(&c->m) == DIA_RC_SUCCESS,
+	   "DWR -> DWA 2001");
+}
+
+static void ha1_mode(struct cli *c)
+{
+	char want[AUTH_HEX_MAX + 1];
+	struct mar r = {.user_name = "alice", .item = true};
+	struct challenge ch = {0};
+
+	auth_digest_ha1(&hash, AUTH_ALG_MD5, MR_STR_LIT("alice"), MR_STR_LIT(REALM),
+	                MR_STR_LIT("alice-secret"), want);
+	if (!exchange(c, &r))
+		ch = get_challenge(&c->m);
+	ok(result_code(&c->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+	       mr_str_eq(ch.ha1, mr_str_c(want)),
+	   "HA1 mode: challenge for alice carries Digest-HA1 = H(alice:realm:password)");
+	r = (struct mar){.item = true};
+	ch = (struct challenge){0};
+	if (!exchange(c, &r))
+		ch = get_challenge(&c->m);
+	ok(result_code(&c->m) == DIA_RC_USER_NAME_REQUIRED && ch.found && !ch.ha1.len,
+	   "HA1 mode: MAR without User-Name -> 4013 with a challenge and no HA1 (got %u)",
+	   result_code(&c->m));
+	ok(figure4(c, "alice", "alice", "alice-secret", NULL, "HA1 mode"),
+	   "HA1 mode: the server still validates a MAR with credentials");
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = "all", *secret = NULL, *user = "alice", *pass = "alice-secret";
+	int port2 = 0;
+	struct cli c;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: dia_client HOST PORT [--secret HEX] [--mode all|ha1|user] "
+		                "[--user U --password P]\n");
+		return 2;
+	}
+	host_arg = argv[1];
+	port_arg = atoi(argv[2]);
+	for (int i = 3; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--secret"))
+			secret = argv[i + 1];
+		else if (!strcmp(argv[i], "--mode"))
+			mode = argv[i + 1];
+		else if (!strcmp(argv[i], "--user"))
+			user = argv[i + 1];
+		else if (!strcmp(argv[i], "--password"))
+			pass = argv[i + 1];
+		else if (!strcmp(argv[i], "--port2"))
+			port2 = atoi(argv[i + 1]);
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	if (auth_hash_init(&hash))
+		return 1;
+	cli_open(&c);
+	if (!strcmp(mode, "cross")) { /* MAR #1 to PORT, MAR #2 to --port2 */
+		struct cli c2;
+		int p1 = port_arg;
+
+		port_arg = port2;
+		cli_open(&c2);
+		port_arg = p1;
+		figure4_to(&c, &c2, user, user, pass, NULL,
+		           "MAR #1 to one server, MAR #2 to another");
+		cli_close(&c2);
+	} else if (!strcmp(mode, "user")) {
+		figure4(&c, user, user, pass, NULL, user);
+	} else if (!strcmp(mode, "ha1")) {
+		ha1_expected = true;
+		ha1_mode(&c);
+	} else {
+		figure4(&c, NULL, "alice", "alice-secret", NULL, "Figure 4 (alice, MD5)");
+		figure4(&c, "alice@example.com", "alice", "alice-secret", NULL,
+		        "User-Name as user@realm");
+		figure4(&c, "bob", "bob", "bob-secret", "SHA-256", "bob, SHA-256");
+		figure4(&c, "bob", "bob", "bob-secret", "SHA-512-256", "bob, SHA-512-256");
+		dwr(&c);
+		refusals(&c, secret);
+		malformed(&c);
+	}
+	cli_close(&c);
+	if (!strcmp(mode, "all")) {
+		pipelined(10000);
+		framing_lost();
+	}
+	auth_hash_fini(&hash);
+	printf("1..%d\n", tests);
+	return failures ? 1 : 0;
+}
