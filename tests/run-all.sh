@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# run-all.sh - the whole test suite, as `make test` runs it:
+#   1. every meson test (unit + integration) on the normal build (jemalloc, -O2)
+#   2. the same suite on an ASan+UBSan build (build-asan/), where LeakSanitizer runs at every
+#      process exit, so a leak or an undefined behaviour fails the test that hit it
+# Ends with one line: "N passed, N failed" (skips are listed apart and are not passes).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+ASAN=${ASAN_BUILD:-build-asan}
+total_pass=0
+total_fail=0
+total_skip=0
+
+run_suite() {
+	local dir=$1 label=$2 json pass fail skip
+	meson test -C "$dir" --print-errorlogs --num-processes 1 2>&1 | tail -n 40
+	json="$dir/meson-logs/testlog.json"
+	pass=$(grep -c '"result": "OK"' "$json")
+	skip=$(grep -c '"result": "SKIP"' "$json")
+	fail=$(grep -cE '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$json")
+	echo "== $label: $pass passed, $fail failed, $skip skipped"
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	total_skip=$((total_skip + skip))
+}
+
+run_suite "$BUILD" "default build"
+
+if [ "${MARA_NO_ASAN:-0}" != 1 ]; then
+	if [ ! -f "$ASAN/build.ninja" ]; then
+		meson setup "$ASAN" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null ||
+			{ echo "cannot configure the sanitizer build"; total_fail=$((total_fail + 1)); }
+	fi
+	if ninja -C "$ASAN" >/dev/null; then
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+		export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=24
+		export MARA_SANITIZED=1
+		run_suite "$ASAN" "ASan+UBSan build"
+	else
+		ninja -C "$ASAN" | tail -n 20
+		echo "sanitizer build failed"
+		total_fail=$((total_fail + 1))
+	fi
+fi
+
+[ "$total_skip" -gt 0 ] && echo "($total_skip skipped: see above)"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
