@@ -544,6 +544,20 @@ static int on_base(struct dia_conn *pc, const struct dia_msg *m)
 	return 1; /* not a base command */
 }
 
+/* Debug level only: the whole message by name, one log line per message. */
+static MR_COLD void log_msg(const struct dia_conn *pc, const struct dia_msg *m)
+{
+	char text[8192];
+
+	dia_msg_dump(m, text, sizeof(text));
+	for (char *p = text; *p; p++) /* one log line: lines joined by '|', quotes as ' */
+		if (*p == '\n')
+			*p = p[1] ? '|' : '\0';
+		else if (*p == '"')
+			*p = '\'';
+	mr_debug("msg=\"rx\" peer=%s dump=\"%s\"", pc->peer_host[0] ? pc->peer_host : "?", text);
+}
+
 static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 {
 	bool req = m->hdr.flags & DIA_FLAG_R;
@@ -551,6 +565,8 @@ static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 	int ret;
 
 	dia_msg_validate(m, &err);
+	if (mr_unlikely(mr_log_get_level() >= MR_LOG_DEBUG))
+		log_msg(pc, m);
 	if (pc->state == DIA_PS_WAIT_CER || pc->state == DIA_PS_WAIT_CEA) {
 		bool want_cer = pc->state == DIA_PS_WAIT_CER;
 
