@@ -51,7 +51,7 @@ void auth_hash_fini(struct auth_hash *h);
 /* auth_hash_hex() : lowercase hex of H(parts[0] || parts[1] || ...) with the algorithm's base
  * hash. @out holds AUTH_HEX_MAX + 1 bytes. Returns the hex length or -EIO (OpenSSL failed). */
 int auth_hash_hex(struct auth_hash *h, enum auth_alg a, const struct mr_str *parts, unsigned n,
-		  char *out);
+                  char *out);
 
 /* Constant-time equality of two equal-length buffers; false when lengths differ. */
 bool auth_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
@@ -68,8 +68,8 @@ struct auth_digest {
 	struct mr_str response;
 	struct mr_str algorithm; /* token as sent; empty = MD5 */
 	struct mr_str cnonce;
-	struct mr_str nc;        /* 8 hex digits */
-	struct mr_str qop;       /* "auth", "auth-int" or empty */
+	struct mr_str nc;  /* 8 hex digits */
+	struct mr_str qop; /* "auth", "auth-int" or empty */
 	struct mr_str opaque;
 	struct mr_str method;
 	struct mr_str body_hash; /* H(entity-body) hex, for auth-int */
@@ -78,7 +78,7 @@ struct auth_digest {
 /* auth_digest_ha1() : hex H(username:realm:password) into @out (AUTH_HEX_MAX + 1 bytes).
  * Returns the hex length or a negative errno. */
 int auth_digest_ha1(struct auth_hash *h, enum auth_alg a, struct mr_str user, struct mr_str realm,
-		    struct mr_str password, char *out);
+                    struct mr_str password, char *out);
 
 /* auth_digest_response() : the expected response for @d given @ha1 = hex H(user:realm:pass) of
  * the algorithm's base hash (-sess is applied here: H(HA1:nonce:cnonce)). @rspauth selects the
@@ -86,7 +86,7 @@ int auth_digest_ha1(struct auth_hash *h, enum auth_alg a, struct mr_str user, st
  * is inconsistent (qop without cnonce/nc, auth-int without body hash, bad HA1 length, unknown
  * qop or algorithm), -EIO on an OpenSSL failure. */
 int auth_digest_response(struct auth_hash *h, const struct auth_digest *d, struct mr_str ha1,
-			 bool rspauth, char *out);
+                         bool rspauth, char *out);
 
 /* auth_digest_verify() : 0 when d->response matches (constant-time), -EACCES when it does not,
  * other negative errno as auth_digest_response(). */
@@ -99,13 +99,13 @@ int auth_digest_verify(struct auth_hash *h, const struct auth_digest *d, struct 
  * syntax error or a parameter given twice, -EPROTO when the scheme is not Digest, -ENOBUFS
  * when @scratch is too small. Does not set d->method or d->body_hash. */
 int auth_digest_parse(struct mr_str value, struct auth_digest *d, char *scratch,
-		      size_t scratch_len);
+                      size_t scratch_len);
 
 /* ---- nonces ----------------------------------------------------------------------------- */
 
 /* Nonce text: 16 hex (seconds since epoch) + 16 hex (random) + 32 hex (HMAC-SHA256 truncated
  * to 128 bits over timestamp || random || realm, keyed with the shared secret). */
-#define AUTH_NONCE_LEN 64
+#define AUTH_NONCE_LEN  64
 #define AUTH_SECRET_LEN 32
 
 struct auth_nonce_key {
@@ -136,7 +136,7 @@ int auth_nonce_mint(struct auth_nonce_ctx *c, struct mr_str realm, uint64_t now,
  * than the lifetime; -ESTALE when the MAC is right but it expired (or lies > 30 s in the
  * future); -EBADMSG when malformed or forged. On 0 or -ESTALE *@minted receives its timestamp. */
 int auth_nonce_check(struct auth_nonce_ctx *c, struct mr_str realm, struct mr_str nonce,
-		     uint64_t now, uint64_t *minted);
+                     uint64_t now, uint64_t *minted);
 
 /* ---- replay protection ------------------------------------------------------------------ */
 
@@ -155,7 +155,7 @@ void auth_replay_destroy(struct auth_replay *r);
  * when the table can no longer vouch for this nonce (see above: the UA gets a fresh challenge).
  * For RFC 2069 (no qop) callers pass nc = 1, which makes such a nonce single-use. */
 int auth_replay_check(struct auth_replay *r, struct mr_str nonce, uint64_t minted, uint32_t nc,
-		      uint64_t now);
+                      uint64_t now);
 
 /* ---- user store ------------------------------------------------------------------------- */
 
@@ -179,7 +179,7 @@ int auth_users_load(const char *path, struct auth_users **out);
 size_t auth_users_count(const struct auth_users *u);
 /* NULL when unknown. The pointer lives as long as the caller's reference on @u. */
 const struct auth_user *auth_users_find(const struct auth_users *u, struct mr_str name,
-					struct mr_str realm);
+                                        struct mr_str realm);
 /* Returns the HA1 hex for @a's base algorithm, empty slice when the user has none. */
 struct mr_str auth_user_ha1(const struct auth_user *usr, enum auth_alg a);
 void auth_users_get(struct auth_users *u);

@@ -192,18 +192,27 @@ static void connector_fire(struct io_loop *l, struct io_timer *t)
 	(void)l;
 	if (al->stopping || cn->conn)
 		return;
+	/* One connection per peer (RFC 6733 §2.1): when the election left us theirs, or they
+	 * reconnected first, only watch for it to go away. */
+	if (dia_peer_table_has_open(&al->app->table, cn->peer->host)) {
+		connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+		return;
+	}
 	if (io_sockaddr_parse(cn->peer->addr, cn->peer->port, &ss, &len))
 		return;
 	pc = conn_new(al);
-	if (!pc)
-		return connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+	if (!pc) {
+		connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+		return;
+	}
 	/* after a lost connection, RFC 3539 REOPEN: three watchdog round trips before use */
 	pc->wd = cn->ever_open ? DIA_WD_REOPEN : DIA_WD_OKAY;
 	cn->attempts++;
 	if (dia_conn_connect(pc, &al->io, cn->peer->host, (struct sockaddr *)&ss, len,
 	                     &al->app->pcfg, &al->pst)) {
 		free(pc);
-		return connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+		connector_schedule(cn, al->app->conf.aaa.reconnect_s * 1000u);
+		return;
 	}
 	cn->conn = pc;
 	pc->next = al->conns;
@@ -297,7 +306,8 @@ static int shared_setup(struct aaa *a)
 	a->key.lifetime_s = c->nonce_lifetime_s;
 	ret = auth_users_load(c->users, &u);
 	if (ret) {
-		mr_err("msg=\"cannot load user store\" file=%s err=%d", c->users, ret);
+		mr_err("msg=\"cannot load user store\" key=aaa.users file=%s err=\"%s\"", c->users,
+		       strerror(-ret));
 		return ret;
 	}
 	mr_info("msg=\"user store loaded\" file=%s users=%zu", c->users, auth_users_count(u));
@@ -525,8 +535,10 @@ int main(int argc, char **argv)
 
 		ret = auth_users_load(a.conf.aaa.users, &u);
 		if (ret) {
-			fprintf(stderr, "mara-aaa: %s: user store refused (err %d)\n",
-			        a.conf.aaa.users, ret);
+			fprintf(stderr,
+			        "mara-aaa: %s: aaa.users = \"%s\": user store refused: %s\n",
+			        a.conf_path ? a.conf_path : "<embedded>", a.conf.aaa.users,
+			        strerror(-ret));
 			return 1;
 		}
 		printf("mara-aaa: %s: configuration OK (%zu users)\n",

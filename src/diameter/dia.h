@@ -12,9 +12,9 @@
 
 #include <sys/socket.h>
 
-#define DIA_HDR_LEN   20
-#define DIA_MAX_NEST  8 /* grouped AVP nesting we accept and encode */
-#define DIA_PORT      3868
+#define DIA_HDR_LEN  20
+#define DIA_MAX_NEST 8 /* grouped AVP nesting we accept and encode */
+#define DIA_PORT     3868
 
 /* Command flags (header byte 4). */
 enum dia_cmd_flag {
@@ -249,15 +249,14 @@ struct dia_ident {
 
 void dia_enc_init(struct dia_enc *e, uint8_t *buf, uint32_t cap);
 void dia_enc_hdr(struct dia_enc *e, uint8_t flags, uint32_t code, uint32_t app, uint32_t hbh,
-		 uint32_t e2e);
+                 uint32_t e2e);
 void dia_enc_avp_raw(struct dia_enc *e, uint32_t code, uint8_t flags, uint32_t vendor,
-		     const void *data, uint32_t len);
+                     const void *data, uint32_t len);
 void dia_enc_avp_str(struct dia_enc *e, uint32_t code, uint8_t flags, struct mr_str s);
 void dia_enc_avp_u32(struct dia_enc *e, uint32_t code, uint8_t flags, uint32_t v);
 void dia_enc_avp_u64(struct dia_enc *e, uint32_t code, uint8_t flags, uint64_t v);
 /* Address AVP from an AF_INET/AF_INET6 sockaddr. */
-void dia_enc_avp_addr(struct dia_enc *e, uint32_t code, uint8_t flags,
-		      const struct sockaddr *sa);
+void dia_enc_avp_addr(struct dia_enc *e, uint32_t code, uint8_t flags, const struct sockaddr *sa);
 /* Copies a received AVP verbatim (Failed-AVP content, Proxy-Info echo). */
 void dia_enc_avp_copy(struct dia_enc *e, const struct dia_avp *a);
 void dia_enc_group_begin(struct dia_enc *e, uint32_t code, uint8_t flags, uint32_t vendor);
@@ -270,13 +269,13 @@ int dia_enc_finish(struct dia_enc *e);
  * request, E set when @rc is a 3xxx protocol error; then Session-Id (copied when the request had
  * one), Result-Code, Origin-Host, Origin-Realm. The caller appends the rest and finishes. */
 void dia_enc_answer_hdr(struct dia_enc *e, const struct dia_msg *req, const struct dia_ident *id,
-			uint32_t rc);
+                        uint32_t rc);
 
 /* dia_enc_error_answer() : a complete error answer for @req from @err (Result-Code, Error-Message,
  * Failed-AVP with the offending AVP or a template of the missing one, Origin-State-Id). Returns
  * what dia_enc_finish() returns. */
 int dia_enc_error_answer(struct dia_enc *e, const struct dia_msg *req, const struct dia_ident *id,
-			 const struct dia_error *err);
+                         const struct dia_error *err);
 
 /* ---- dictionary ------------------------------------------------------------------------ */
 

@@ -49,6 +49,17 @@ unsigned dia_peer_table_open(struct dia_peer_table *t)
 	return n;
 }
 
+bool dia_peer_table_has_open(struct dia_peer_table *t, const char *host)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < DIA_TABLE_MAX && !found; i++)
+		found = t->ent[i].conn && t->ent[i].open && strcmp(t->ent[i].host, host) == 0;
+	pthread_mutex_unlock(&t->lock);
+	return found;
+}
+
 static int table_add(struct dia_peer_table *t, struct dia_conn *pc, const char *host, bool open)
 {
 	for (unsigned i = 0; i < DIA_TABLE_MAX; i++) {
@@ -352,6 +363,8 @@ static void close_fire(struct io_loop *l, struct io_timer *t)
 
 void dia_conn_disconnect(struct dia_conn *pc, uint32_t cause)
 {
+	if (pc->state == DIA_PS_CLOSING) /* DPR sent, or DPA queued: it closes by itself */
+		return;
 	if (pc->state != DIA_PS_OPEN) {
 		if (pc->state != DIA_PS_CLOSED)
 			io_conn_close(&pc->io, 0);

@@ -110,6 +110,8 @@ struct dia_conn {
 };
 
 int dia_peer_table_init(struct dia_peer_table *t);
+/* Whether an OPEN connection with @host exists, whoever initiated it. */
+bool dia_peer_table_has_open(struct dia_peer_table *t, const char *host);
 /* Number of OPEN connections in the table (tests, logs). */
 unsigned dia_peer_table_open(struct dia_peer_table *t);
 

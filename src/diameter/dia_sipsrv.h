@@ -14,8 +14,8 @@
 
 struct dia_sipsrv_cfg {
 	struct dia_ident id;
-	struct mr_str realm;              /* digest realm */
-	int algs[AUTH_ALG_COUNT];         /* enum auth_alg, preferred first */
+	struct mr_str realm;      /* digest realm */
+	int algs[AUTH_ALG_COUNT]; /* enum auth_alg, preferred first */
 	unsigned nalgs;
 	bool allow_no_qop;
 	bool return_ha1;                  /* RFC 4740 §6.3: Digest-HA1 in the challenge */
@@ -27,16 +27,16 @@ struct dia_sipsrv_cfg {
 /* Outcome counters of one loop. */
 struct dia_sipsrv_stats {
 	uint64_t mar;
-	uint64_t challenges;      /* 2008/4013 with SIP-Authenticate */
-	uint64_t stale;           /* challenges with Digest-Stale */
-	uint64_t authorized;      /* 2006 */
-	uint64_t bad_response;    /* 4001: wrong password */
-	uint64_t forged_nonce;    /* 4001: MAC mismatch or malformed nonce */
-	uint64_t replayed;        /* 4001: nonce count seen before */
-	uint64_t unknown_user;    /* 5032 */
-	uint64_t bad_scheme;      /* 5037 */
-	uint64_t aor_mismatch;    /* 5033 */
-	uint64_t bad_request;     /* 4001/5004 for other malformed credentials */
+	uint64_t challenges;   /* 2008/4013 with SIP-Authenticate */
+	uint64_t stale;        /* challenges with Digest-Stale */
+	uint64_t authorized;   /* 2006 */
+	uint64_t bad_response; /* 4001: wrong password */
+	uint64_t forged_nonce; /* 4001: MAC mismatch or malformed nonce */
+	uint64_t replayed;     /* 4001: nonce count seen before */
+	uint64_t unknown_user; /* 5032 */
+	uint64_t bad_scheme;   /* 5037 */
+	uint64_t aor_mismatch; /* 5033 */
+	uint64_t bad_request;  /* 4001/5004 for other malformed credentials */
 };
 
 struct dia_sipsrv {
@@ -56,6 +56,6 @@ void dia_sipsrv_refresh(struct dia_sipsrv *s);
 /* dia_sipsrv_answer() : encodes the MAA for @mar (a validated MAR, app 6) into @e, at wall-clock
  * second @now. Returns what dia_enc_finish() returns (length, or -ENOBUFS). */
 int dia_sipsrv_answer(struct dia_sipsrv *s, const struct dia_msg *mar, struct dia_enc *e,
-		      uint64_t now);
+                      uint64_t now);
 
 #endif
