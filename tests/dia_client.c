@@ -8,7 +8,8 @@
  *           scheme, AOR), malformed messages, 10,000 pipelined MARs, framing loss
  *   ha1   : against a server with return_ha1 = true (RFC 4740 §6.3)
  *   user  : Figure 4 for one user (reload tests)
- *   cross : MAR #1 to PORT, MAR #2 to --port2 (two servers sharing the nonce secret) */
+ *   cross : MAR #1 to PORT, MAR #2 to --port2 (two servers sharing the nonce secret)
+ *   silent: open, then never answer: the server's watchdog must give up on us */
 #include "auth.h"
 #include "dia.h"
 
@@ -642,6 +643,33 @@ static void dwr(struct cli *c)
 	   "DWR -> DWA 2001");
 }
 
+/* A peer that stops answering: the server must send DWR, go SUSPECT, then close (RFC 3539). */
+static void silent_peer(struct cli *c)
+{
+	time_t end = time(NULL) + 45;
+	unsigned dwr = 0;
+	bool closed = false;
+
+	while (time(NULL) < end) {
+		ssize_t r;
+
+		if (dia_frame(c->rx, c->rxlen, 65536) > 0) {
+			recv_msg(c);
+			dwr += c->m.hdr.code == DIA_CMD_DW && (c->m.hdr.flags & DIA_FLAG_R);
+			continue;
+		}
+		r = recv(c->fd, c->rx + c->rxlen, RXCAP - c->rxlen, 0);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			closed = true;
+			break;
+		}
+		if (r > 0)
+			c->rxlen += (size_t)r;
+	}
+	ok(dwr >= 1 && closed, "silent peer: %u DWR sent to it, then the connection closed (%s)",
+	   dwr, closed ? "closed" : "still open");
+}
+
 static void ha1_mode(struct cli *c)
 {
 	char want[AUTH_HEX_MAX + 1];
@@ -705,6 +733,8 @@ int main(int argc, char **argv)
 		figure4_to(&c, &c2, user, user, pass, NULL,
 		           "MAR #1 to one server, MAR #2 to another");
 		cli_close(&c2);
+	} else if (!strcmp(mode, "silent")) {
+		silent_peer(&c);
 	} else if (!strcmp(mode, "user")) {
 		figure4(&c, user, user, pass, NULL, user);
 	} else if (!strcmp(mode, "ha1")) {
