@@ -151,4 +151,63 @@ int io_sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *
 /* "ip:port" / "[ip6]:port" text of @ss into @out. */
 void io_sockaddr_str(const struct sockaddr_storage *ss, char *out, size_t cap);
 
+/* ---- UDP endpoints ------------------------------------------------------------------------ */
+
+struct io_udp;
+/* A datagram: @data is valid only during the call (its buffer goes back to the ring after). */
+typedef void io_datagram_fn(struct io_udp *u, const struct sockaddr_storage *src, socklen_t srclen,
+                            const uint8_t *data, uint32_t len);
+
+#define IO_UDP_MAX 65535
+
+/* One send in flight: its bytes, destination and msghdr live here until the completion. */
+struct io_udp_slot {
+	struct io_op op;
+	struct io_udp *u;
+	struct io_udp_slot *next_free;
+	struct msghdr msg;
+	struct iovec iov;
+	struct sockaddr_storage to;
+	uint32_t cap;
+	uint8_t *data;
+};
+
+/* A UDP socket on the loop: multishot RECVMSG over a provided buffer ring (liburing's
+ * io_uring-udp.c), sends queued as SENDMSG SQEs submitted with the loop's next turn.
+ * States: closed (fd -1) -> open (recv armed; re-armed when the kernel drops multishot). */
+struct io_udp {
+	struct io_op op;
+	struct io_loop *loop;
+	int fd;
+	uint16_t bgid;
+	unsigned nbufs;
+	uint32_t buf_size;
+	struct io_uring_buf_ring *br;
+	uint8_t *bufs;
+	struct msghdr rmsg; /* the template multishot RECVMSG lays out */
+	io_datagram_fn *on_datagram;
+	void *arg;
+	struct io_udp_slot *slots;
+	struct io_udp_slot *free;
+	unsigned nslots;
+	unsigned nslots_alloc;
+	uint64_t rx, tx, rx_nobufs, tx_full, tx_errors, truncated;
+};
+
+/* io_udp_open() : binds @addr:@port (SO_REUSEPORT: one socket per loop), sets up @nbufs receive
+ * buffers of @buf_size bytes in buffer group @bgid and @nslots send slots of @slot_size bytes.
+ * -errno on failure (nothing left open). */
+int io_udp_open(struct io_udp *u, struct io_loop *l, const char *addr, uint16_t port, uint16_t bgid,
+                unsigned nbufs, uint32_t buf_size, unsigned nslots, uint32_t slot_size,
+                io_datagram_fn *cb, void *arg);
+/* Frees @u: call it after io_loop_fini(), since a pending multishot receive keeps the socket
+ * and may still write into the buffer ring until the ring itself is gone. */
+void io_udp_close(struct io_udp *u);
+/* A free send slot (NULL when all are in flight: the caller counts a drop). Write at most
+ * slot->cap bytes into slot->data, then io_udp_send(). */
+struct io_udp_slot *io_udp_slot_get(struct io_udp *u);
+/* Queues the datagram in @s (consumed) for @to; sent with the loop turn's submit. */
+void io_udp_send(struct io_udp *u, struct io_udp_slot *s, uint32_t len,
+                 const struct sockaddr_storage *to, socklen_t tolen);
+
 #endif
