@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "mara_build.h"
 #include "mr_log.h"
+#include "sip_proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,19 @@ static const char embedded_default[] =
     "  algorithms = [ \"MD5\", \"SHA-256\", \"SHA-512-256\" ];\n"
     "};\n";
 
-enum field_kind { F_STR, F_UINT, F_BOOL, F_HOSTPORT, F_ALGS, F_PEERS, F_LEVEL, F_HEX64 };
+enum field_kind {
+	F_STR,
+	F_UINT,
+	F_BOOL,
+	F_HOSTPORT,
+	F_ALGS,
+	F_PEERS,
+	F_LEVEL,
+	F_HEX64,
+	F_METHODS,
+	F_ROUTES,
+	F_CIDRS,
+};
 
 struct field {
 	const char *name;
@@ -38,12 +51,13 @@ struct field {
 	size_t size;   /* F_STR: buffer size; F_UINT: sizeof the integer */
 	long long min; /* F_UINT range */
 	long long max;
+	size_t aux; /* F_HOSTPORT: offset of the port; F_PEERS, F_ROUTES, F_CIDRS: of the count */
 };
 
 #define AAA(f) offsetof(struct conf, aaa.f)
 
 static const struct field aaa_fields[] = {
-    {"listen", F_HOSTPORT, AAA(listen_addr), 0, 0, 0},
+    {"listen", F_HOSTPORT, AAA(listen_addr), 64, 0, 0, AAA(listen_port)},
     {"origin_host", F_STR, AAA(origin_host), CONF_NAME_MAX, 1, 0},
     {"origin_realm", F_STR, AAA(origin_realm), CONF_NAME_MAX, 1, 0},
     {"threads", F_UINT, AAA(threads), sizeof(unsigned), 0, 256},
@@ -51,7 +65,7 @@ static const struct field aaa_fields[] = {
     {"reconnect_s", F_UINT, AAA(reconnect_s), sizeof(unsigned), 1, 3600},
     {"max_message", F_UINT, AAA(max_message), sizeof(unsigned), 4096, 1 << 24},
     {"accept_unknown_peers", F_BOOL, AAA(accept_unknown_peers), 0, 0, 0},
-    {"peers", F_PEERS, AAA(peers), 0, 0, 0},
+    {"peers", F_PEERS, AAA(peers), 0, 0, 0, AAA(npeers)},
     {"users", F_STR, AAA(users), CONF_PATH_MAX, 1, 0},
     {"realm", F_STR, AAA(realm), CONF_NAME_MAX, 1, 0},
     {"nonce_secret", F_HEX64, AAA(nonce_secret), 65, 0, 0},
@@ -60,6 +74,30 @@ static const struct field aaa_fields[] = {
     {"algorithms", F_ALGS, AAA(algorithms), 0, 0, 0},
     {"allow_no_qop", F_BOOL, AAA(allow_no_qop), 0, 0, 0},
     {"return_ha1", F_BOOL, AAA(return_ha1), 0, 0, 0},
+};
+
+#define PRX(f) offsetof(struct conf, proxy.f)
+
+static const struct field proxy_fields[] = {
+    {"listen", F_HOSTPORT, PRX(listen_addr), 64, 0, 0, PRX(listen_port)},
+    {"advertise", F_STR, PRX(advertise), 64, 1, 0},
+    {"threads", F_UINT, PRX(threads), sizeof(unsigned), 0, 256},
+    {"realm", F_STR, PRX(realm), CONF_NAME_MAX, 1, 0},
+    {"auth_methods", F_METHODS, PRX(auth_methods), 0, 0, 0},
+    {"auth_in_dialog", F_BOOL, PRX(auth_in_dialog), 0, 0, 0},
+    {"record_route", F_BOOL, PRX(record_route), 0, 0, 0},
+    {"tcp", F_BOOL, PRX(tcp), 0, 0, 0},
+    {"routes", F_ROUTES, PRX(routes), 0, 0, 0, PRX(nroutes)},
+    {"allow", F_CIDRS, PRX(allow), 0, 0, 0, PRX(nallow)},
+    {"max_pending", F_UINT, PRX(max_pending), sizeof(unsigned), 16, 1 << 22},
+    {"origin_host", F_STR, PRX(origin_host), CONF_NAME_MAX, 1, 0},
+    {"origin_realm", F_STR, PRX(origin_realm), CONF_NAME_MAX, 1, 0},
+    {"destination_realm", F_STR, PRX(destination_realm), CONF_NAME_MAX, 1, 0},
+    {"aaa_peers", F_PEERS, PRX(peers), 0, 0, 0, PRX(npeers)},
+    {"watchdog_s", F_UINT, PRX(watchdog_s), sizeof(unsigned), 6, 3600},
+    {"reconnect_s", F_UINT, PRX(reconnect_s), sizeof(unsigned), 1, 3600},
+    {"diameter_timeout_ms", F_UINT, PRX(diameter_timeout_ms), sizeof(unsigned), 10, 60000},
+    {"retry_after_s", F_UINT, PRX(retry_after_s), sizeof(unsigned), 0, 3600},
 };
 
 static const struct field log_fields[] = {
@@ -73,7 +111,36 @@ static const struct {
 } sections[] = {
     {"log", log_fields, MR_ARRAY_SIZE(log_fields)},
     {"aaa", aaa_fields, MR_ARRAY_SIZE(aaa_fields)},
+    {"proxy", proxy_fields, MR_ARRAY_SIZE(proxy_fields)},
 };
+
+static void proxy_defaults(struct conf_proxy *p)
+{
+	snprintf(p->listen_addr, sizeof(p->listen_addr), "127.0.0.1");
+	p->listen_port = 5060;
+	snprintf(p->realm, sizeof(p->realm), "example.com");
+	/* every method but ACK and CANCEL, which cannot be challenged */
+	p->auth_methods = ~(uint32_t)(SIP_M_ACK | SIP_M_CANCEL);
+	p->record_route = true;
+	p->tcp = true;
+	/* the demo can never send traffic off the machine, whatever host a request names */
+	snprintf(p->allow[0], sizeof(p->allow[0]), "127.0.0.0/8");
+	snprintf(p->allow[1], sizeof(p->allow[1]), "::1");
+	p->nallow = 2;
+	p->max_pending = 65536;
+	snprintf(p->origin_host, sizeof(p->origin_host), "proxy.example.com");
+	snprintf(p->origin_realm, sizeof(p->origin_realm), "example.com");
+	snprintf(p->destination_realm, sizeof(p->destination_realm), "example.com");
+	snprintf(p->peers[0].host, sizeof(p->peers[0].host), "aaa.example.com");
+	snprintf(p->peers[0].addr, sizeof(p->peers[0].addr), "127.0.0.1");
+	p->peers[0].port = 3868;
+	p->peers[0].connect = true;
+	p->npeers = 1;
+	p->watchdog_s = 30;
+	p->reconnect_s = 5;
+	p->diameter_timeout_ms = 2000;
+	p->retry_after_s = 5;
+}
 
 void conf_defaults(struct conf *c)
 {
@@ -95,6 +162,7 @@ void conf_defaults(struct conf *c)
 	a->replay_entries = 1u << 16;
 	a->algorithms[0] = AUTH_ALG_MD5;
 	a->nalgorithms = 1;
+	proxy_defaults(&c->proxy);
 }
 
 static MR_COLD int bad(const config_setting_t *s, const char *problem, const char *detail)
@@ -196,6 +264,115 @@ static int parse_peer(const config_setting_t *g, struct conf_peer *p)
 	return 0;
 }
 
+static int parse_methods(const config_setting_t *s, uint32_t *out)
+{
+	int n = config_setting_length(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(s, "expected a list of SIP methods, e.g. [ \"INVITE\", \"REGISTER\" ]",
+		           NULL);
+	*out = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+		                    ? config_setting_get_string(e)
+		                    : NULL;
+		enum sip_method m;
+
+		if (!v)
+			return bad(s, "method names are strings", NULL);
+		if (strcmp(v, "*") == 0) { /* all methods that can be challenged */
+			*out |= ~(uint32_t)(SIP_M_ACK | SIP_M_CANCEL);
+			continue;
+		}
+		m = sip_method_parse(mr_str_c(v));
+		if (m == SIP_M_OTHER)
+			return bad(s, "unknown SIP method (or \"*\")", v);
+		if (m == SIP_M_ACK || m == SIP_M_CANCEL)
+			return bad(s, "ACK and CANCEL cannot be challenged", v);
+		*out |= (uint32_t)m;
+	}
+	return 0;
+}
+
+static int parse_routes(const config_setting_t *s, struct conf_route *r, unsigned *count)
+{
+	int n = config_setting_length(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(s, "routes is a list: ( { domain = ...; address = \"ip:port\"; } )",
+		           NULL);
+	if (n > CONF_MAX_ROUTES)
+		return bad(s, "too many routes", NULL);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		bool have_domain = false, have_addr = false;
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return bad(g, "each route is a group { domain = ...; address = ...; }",
+			           NULL);
+		memset(&r[i], 0, sizeof(r[i]));
+		for (int k = 0; k < config_setting_length(g); k++) {
+			const config_setting_t *e = config_setting_get_elem(g, (unsigned)k);
+			const char *name = config_setting_name(e);
+			int ret;
+
+			if (strcmp(name, "domain") == 0) {
+				ret = copy_str(e, r[i].domain, sizeof(r[i].domain), true);
+				have_domain = true;
+			} else if (strcmp(name, "address") == 0) {
+				if (config_setting_type(e) != CONFIG_TYPE_STRING)
+					return bad(e, "expected \"ip:port\"", NULL);
+				ret = parse_hostport(e, config_setting_get_string(e), r[i].addr,
+				                     sizeof(r[i].addr), &r[i].port);
+				have_addr = true;
+			} else if (strcmp(name, "transport") == 0) {
+				const char *t = config_setting_type(e) == CONFIG_TYPE_STRING
+				                    ? config_setting_get_string(e)
+				                    : "";
+
+				if (strcmp(t, "udp") && strcmp(t, "tcp"))
+					return bad(e, "transport is \"udp\" or \"tcp\"", t);
+				r[i].tcp = strcmp(t, "tcp") == 0;
+				ret = 0;
+			} else {
+				return bad(e, "unknown key in route", name);
+			}
+			if (ret)
+				return ret;
+		}
+		if (!have_domain || !have_addr)
+			return bad(g, "a route needs domain and address", NULL);
+	}
+	*count = (unsigned)n;
+	return 0;
+}
+
+static int parse_cidrs(const config_setting_t *s, char (*out)[64], unsigned *count)
+{
+	int n = config_setting_length(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(s, "expected a list of CIDRs, e.g. [ \"127.0.0.0/8\", \"::1\" ]", NULL);
+	if (n > CONF_MAX_ALLOW)
+		return bad(s, "too many allow entries", NULL);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct sip_cidr c;
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+		                    ? config_setting_get_string(e)
+		                    : NULL;
+
+		if (!v || strlen(v) >= 64 || sip_cidr_parse(v, &c))
+			return bad(s, "not a CIDR (address[/bits])", v ? v : "?");
+		snprintf(out[i], 64, "%s", v);
+	}
+	*count = (unsigned)n;
+	return 0;
+}
+
 static int parse_field(const struct field *f, const config_setting_t *s, struct conf *c)
 {
 	char *base = (char *)c + f->off;
@@ -236,8 +413,8 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 	case F_HOSTPORT:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
 			return bad(s, "expected \"address:port\"", NULL);
-		return parse_hostport(s, config_setting_get_string(s), a->listen_addr,
-		                      sizeof(a->listen_addr), &a->listen_port);
+		return parse_hostport(s, config_setting_get_string(s), base, f->size,
+		                      (uint16_t *)(void *)((char *)c + f->aux));
 	case F_LEVEL:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
 			return bad(s, "expected a string", NULL);
@@ -275,12 +452,21 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 		if (n > CONF_MAX_PEERS)
 			return bad(s, "too many peers", NULL);
 		for (int i = 0; i < n; i++) {
-			ret = parse_peer(config_setting_get_elem(s, (unsigned)i), &a->peers[i]);
+			ret = parse_peer(config_setting_get_elem(s, (unsigned)i),
+			                 (struct conf_peer *)(void *)base + i);
 			if (ret)
 				return ret;
 		}
-		a->npeers = (unsigned)n;
+		*(unsigned *)(void *)((char *)c + f->aux) = (unsigned)n;
 		return 0;
+	case F_METHODS:
+		return parse_methods(s, (uint32_t *)(void *)base);
+	case F_ROUTES:
+		return parse_routes(s, (struct conf_route *)(void *)base,
+		                    (unsigned *)(void *)((char *)c + f->aux));
+	case F_CIDRS:
+		return parse_cidrs(s, (char(*)[64])(void *)base,
+		                   (unsigned *)(void *)((char *)c + f->aux));
 	}
 	return -EINVAL;
 }
@@ -313,6 +499,14 @@ static int walk_section(const config_setting_t *sec, const struct field *fields,
 static int check_whole(const struct conf *c, const char *name)
 {
 	const struct conf_aaa *a = &c->aaa;
+
+	for (unsigned i = 0; i < c->proxy.npeers; i++)
+		if (!c->proxy.peers[i].addr[0]) {
+			mr_err("msg=\"config error\" file=%s problem=\"proxy.aaa_peers: %s needs "
+			       "address\"",
+			       name, c->proxy.peers[i].host);
+			return -EINVAL;
+		}
 
 	for (unsigned i = 0; i < a->npeers; i++)
 		if (strcmp(a->peers[i].host, a->origin_host) == 0) {

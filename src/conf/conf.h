@@ -49,9 +49,48 @@ struct conf_aaa {
 	bool return_ha1;   /* RFC 4740 §6.3: send Digest-HA1, the SIP server validates */
 };
 
+#define CONF_MAX_ROUTES 32
+#define CONF_MAX_ALLOW  16
+
+struct conf_route {
+	char domain[128]; /* Request-URI host, or "*" for any */
+	char addr[64];
+	uint16_t port;
+	bool tcp;
+};
+
+/* [proxy] section: mara-proxy, the SIP proxy of RFC 4740 §6.4 Figure 4. */
+struct conf_proxy {
+	char listen_addr[64]; /* UDP and TCP */
+	uint16_t listen_port;
+	char advertise[64]; /* host in our Via and Record-Route; empty = listen_addr */
+	unsigned threads;   /* shards; 0 = one per online CPU */
+	char realm[CONF_NAME_MAX];
+	uint32_t auth_methods; /* bitmap of enum sip_method */
+	bool auth_in_dialog;
+	bool record_route;
+	bool tcp;
+	struct conf_route routes[CONF_MAX_ROUTES];
+	unsigned nroutes;
+	char allow[CONF_MAX_ALLOW][64]; /* destination allow-list (CIDRs) */
+	unsigned nallow;
+	unsigned max_pending; /* requests waiting for their MAA, per shard */
+	/* Diameter client */
+	char origin_host[CONF_NAME_MAX];
+	char origin_realm[CONF_NAME_MAX];
+	char destination_realm[CONF_NAME_MAX];
+	struct conf_peer peers[CONF_MAX_PEERS];
+	unsigned npeers;
+	unsigned watchdog_s;
+	unsigned reconnect_s;
+	unsigned diameter_timeout_ms;
+	unsigned retry_after_s;
+};
+
 struct conf {
 	int log_level; /* enum mr_log_level */
 	struct conf_aaa aaa;
+	struct conf_proxy proxy;
 };
 
 /* Sets every field to its documented default (the embedded default of `make run`). */

@@ -54,6 +54,10 @@ struct io_loop {
 	struct io_op wake_op;
 	void (*on_wake)(struct io_loop *l, void *arg); /* called on the loop thread after a wake */
 	void *wake_arg;
+	/* called at the end of every turn, after sends were queued (Redis's beforesleep): the
+	 * place for once-per-batch work such as waking another thread */
+	void (*on_turn)(struct io_loop *l, void *arg);
+	void *turn_arg;
 	struct io_timer *timers;
 	struct io_conn *flush; /* connections with bytes queued this turn */
 	struct io_conn *dead;  /* closed connections whose on_close is due */
@@ -101,6 +105,7 @@ struct io_conn {
 	uint32_t tx_max;   /* limit of queued bytes: beyond it the peer is not reading */
 	unsigned inflight; /* SQEs whose completion is still due */
 	bool closing;
+	bool connecting;     /* connect() pending: output waits for it */
 	bool close_on_flush; /* close once everything queued has been sent */
 	bool flush_queued;
 	bool dead_queued;
@@ -206,6 +211,8 @@ void io_udp_close(struct io_udp *u);
 /* A free send slot (NULL when all are in flight: the caller counts a drop). Write at most
  * slot->cap bytes into slot->data, then io_udp_send(). */
 struct io_udp_slot *io_udp_slot_get(struct io_udp *u);
+/* Returns an unused slot. */
+void io_udp_slot_put(struct io_udp *u, struct io_udp_slot *s);
 /* Queues the datagram in @s (consumed) for @to; sent with the loop turn's submit. */
 void io_udp_send(struct io_udp *u, struct io_udp_slot *s, uint32_t len,
                  const struct sockaddr_storage *to, socklen_t tolen);

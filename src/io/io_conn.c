@@ -155,7 +155,7 @@ void io_conn_flush_all(struct io_loop *l)
 
 		c->flush_queued = false;
 		c->flush_next = NULL;
-		if (!c->closing && c->fl_len == 0 && c->out_len)
+		if (!c->closing && !c->connecting && c->fl_len == 0 && c->out_len)
 			start_send(c);
 		c = next;
 	}
@@ -243,9 +243,16 @@ static void on_connect(struct io_loop *l, struct io_op *op, int res, uint32_t fl
 		return;
 	}
 	getsockname(c->fd, (struct sockaddr *)&c->local, &sl);
+	c->connecting = false;
 	arm_recv(c);
 	if (c->ops->on_connect)
 		c->ops->on_connect(c, 0);
+	/* output queued while connecting leaves with this turn */
+	if (c->out_len && !c->flush_queued && !c->closing) {
+		c->flush_queued = true;
+		c->flush_next = c->loop->flush;
+		c->loop->flush = c;
+	}
 }
 
 int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
@@ -265,6 +272,7 @@ int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr 
 	}
 	memcpy(&c->peer, sa, salen);
 	c->cn_op.fn = on_connect;
+	c->connecting = true;
 	sqe = io_loop_sqe(l);
 	if (!sqe) {
 		kill_conn(c, -EBUSY);

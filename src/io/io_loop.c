@@ -184,6 +184,8 @@ int io_loop_run(struct io_loop *l)
 		}
 		io_uring_cq_advance(&l->ring, n);
 		wait_ms = run_timers(l);
+		if (l->on_turn)
+			l->on_turn(l, l->turn_arg);
 		io_conn_flush_all(l);
 		io_conn_reap(l);
 	}

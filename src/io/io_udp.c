@@ -180,6 +180,12 @@ struct io_udp_slot *io_udp_slot_get(struct io_udp *u)
 	return s;
 }
 
+void io_udp_slot_put(struct io_udp *u, struct io_udp_slot *s)
+{
+	s->next_free = u->free;
+	u->free = s;
+}
+
 void io_udp_send(struct io_udp *u, struct io_udp_slot *s, uint32_t len,
                  const struct sockaddr_storage *to, socklen_t tolen)
 {

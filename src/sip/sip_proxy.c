@@ -297,8 +297,9 @@ static bool validate(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 }
 
 /* §16.6 step 7: the next hop, by Route, route table, then the R-URI. */
-static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_uri *target,
-                     const struct routes *r, unsigned nroutes, struct sip_decision *d)
+static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
+                     const struct sip_uri *target, const struct routes *r, unsigned nroutes,
+                     struct sip_decision *d)
 {
 	struct sip_nameaddr na;
 	struct sip_uri u;
@@ -323,7 +324,9 @@ static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_uri *targ
 		}
 		return;
 	}
-	for (unsigned i = 0; i < cfg->nroutes; i++) {
+	/* the route table is for requests that start a dialog or stand alone; in a dialog the
+	 * Request-URI is the remote target (a Contact) and goes where it says */
+	for (unsigned i = 0; i < cfg->nroutes && !m->to.tag.len; i++) {
 		const struct sip_route *rt = &cfg->routes[i];
 
 		if (strcmp(rt->domain, "*") != 0 && !mr_str_ieq(target->host, mr_str_c(rt->domain)))
@@ -387,7 +390,7 @@ int sip_proxy_route(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 	       route_is_ours(cfg, r.v[d->pop_route]))
 		d->pop_route++;
 	d->in_dialog = m->to.tag.len && d->pop_route > 0;
-	next_hop(cfg, &target, &r, nroutes, d);
+	next_hop(cfg, m, &target, &r, nroutes, d);
 	if (d->verdict == SIP_V_REPLY)
 		return 0;
 	if (!sip_proxy_allowed(cfg, &d->next)) {

@@ -65,7 +65,7 @@ struct sip_cidr {
 struct sip_proxy_cfg {
 	char host[64]; /* our address as written in Via and Record-Route (numeric) */
 	uint16_t port;
-	char realm[128];       /* digest realm we challenge for */
+	char realm[256];       /* digest realm we challenge for */
 	uint32_t auth_methods; /* bitmap of enum sip_method to challenge (ACK/CANCEL never) */
 	bool auth_in_dialog;   /* challenge in-dialog requests too (default: let them pass) */
 	bool record_route;

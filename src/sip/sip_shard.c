@@ -1,0 +1,887 @@
+/* SPDX-License-Identifier: MIT
+ * sip_shard.c - a proxy shard: SIP over UDP and TCP on its own io_uring loop, the rules of
+ * sip_proxy.c, and RFC 4740 §6.4 Figure 4 through the Diameter pool (see sip_shard.h).
+ * Owns: the shard's sockets, connections, parked requests (a slab plus a hash index keyed by
+ * transaction) and pool requests (a free list). Thread: the shard's own. */
+#include "sip_shard.h"
+
+#include "mr_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#define OUT_EXTRA    1024 /* room a forward adds to a message (Via, RR, params) */
+#define REQ_CACHE    256  /* pool requests kept for reuse per shard */
+#define POLL_BATCH   64
+#define STOP_WAIT_MS 3000
+
+/* A request waiting for its MAA: a private copy of its bytes and where it came from. */
+struct sip_pend {
+	uint64_t key; /* transaction: top Via branch + sent-by, CSeq method, Call-ID */
+	uint32_t gen;
+	bool used;
+	uint32_t tcp_id; /* 0 = came over UDP */
+	struct sip_rcv rcv;
+	char *msg;
+	uint32_t len;
+	uint32_t next_free;
+};
+
+struct sip_tcp {
+	struct io_conn io;
+	struct sip_shard *sh;
+	uint32_t id;
+	bool outbound; /* we connected (to a next hop) */
+	struct sip_tcp *next;
+};
+
+/* The slab of parked requests and its index live after the shard's table pointer. */
+struct pend_table {
+	struct sip_pend *slab;
+	uint32_t *index; /* slab index + 1, 0 = empty */
+	uint32_t nslab;
+	uint32_t free_head; /* slab index + 1 */
+};
+
+static struct pend_table *ptab(struct sip_shard *sh)
+{
+	return (struct pend_table *)(void *)sh->pend;
+}
+
+static const struct io_conn_ops tcp_ops;
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+/* Where one outgoing message is being written: a UDP send slot or a TCP connection's queue. */
+struct sip_out {
+	struct sip_buf b;
+	struct io_udp_slot *slot;
+	struct sip_tcp *tc;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+};
+
+static struct sip_tcp *tcp_by_id(struct sip_shard *sh, uint32_t id)
+{
+	for (struct sip_tcp *t = sh->tcp_conns; t; t = t->next)
+		if (t->id == id && !t->io.closing)
+			return t;
+	return NULL;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		              &((const struct sockaddr_in *)b)->sin_addr, 4) == 0 &&
+		       ((const struct sockaddr_in *)a)->sin_port ==
+		           ((const struct sockaddr_in *)b)->sin_port;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0 &&
+	       ((const struct sockaddr_in6 *)a)->sin6_port ==
+	           ((const struct sockaddr_in6 *)b)->sin6_port;
+}
+
+static struct sip_tcp *tcp_new(struct sip_shard *sh)
+{
+	struct sip_tcp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->sh = sh;
+	t->id = ++sh->tcp_next_id ? sh->tcp_next_id : ++sh->tcp_next_id;
+	return t;
+}
+
+/* An outbound connection to @to: an open one, or a new one (queued bytes wait for connect). */
+static struct sip_tcp *tcp_to(struct sip_shard *sh, const struct sockaddr_storage *to,
+                              socklen_t tolen)
+{
+	struct sip_tcp *t;
+
+	for (t = sh->tcp_conns; t; t = t->next)
+		if (!t->io.closing && same_addr(&t->io.peer, to))
+			return t;
+	t = tcp_new(sh);
+	if (!t)
+		return NULL;
+	t->outbound = true;
+	if (io_conn_connect(&t->io, &sh->loop, (const struct sockaddr *)to, tolen, &tcp_ops,
+	                    SIP_MAX_MSG + 1, 4u << 20)) {
+		free(t);
+		return NULL;
+	}
+	t->next = sh->tcp_conns;
+	sh->tcp_conns = t;
+	return t;
+}
+
+static bool out_begin(struct sip_shard *sh, struct sip_out *o, enum sip_transport tp,
+                      const struct sockaddr_storage *to, socklen_t tolen, struct sip_tcp *tc,
+                      uint32_t need)
+{
+	char *p;
+
+	memset(o, 0, sizeof(*o));
+	if (tp == SIP_TP_UDP) {
+		o->slot = io_udp_slot_get(&sh->udp);
+		if (!o->slot)
+			goto drop;
+		memcpy(&o->to, to, tolen);
+		o->tolen = tolen;
+		sip_buf_init(&o->b, (char *)o->slot->data, o->slot->cap);
+		return true;
+	}
+	o->tc = tc ? tc : tcp_to(sh, to, tolen);
+	if (!o->tc)
+		goto drop;
+	p = (char *)io_conn_tx_reserve(&o->tc->io, need);
+	if (!p)
+		goto drop;
+	sip_buf_init(&o->b, p, need);
+	return true;
+drop:
+	sh->st.send_drops++;
+	return false;
+}
+
+static void out_end(struct sip_shard *sh, struct sip_out *o)
+{
+	if (o->b.err) { /* nothing half-written leaves: the slot goes back, the reservation
+		         * is simply not committed */
+		if (o->b.err == -ENOBUFS)
+			sh->st.send_drops++;
+		if (o->slot)
+			io_udp_slot_put(&sh->udp, o->slot);
+		return;
+	}
+	if (o->slot)
+		io_udp_send(&sh->udp, o->slot, o->b.len, &o->to, o->tolen);
+	else
+		io_conn_tx_commit(&o->tc->io, o->b.len);
+}
+
+/* ---- local responses ----------------------------------------------------------------------- */
+
+/* Where a response to @m goes (RFC 3261 §18.2.2, RFC 3581): over the connection it came on, or
+ * to the source address, with the sent-by port unless rport was asked for. */
+static void reply_dest(const struct sip_msg *m, const struct sip_rcv *rcv,
+                       struct sockaddr_storage *ss, socklen_t *len)
+{
+	uint16_t port = 5060;
+
+	memcpy(ss, &rcv->src, sizeof(*ss));
+	*len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (m->nvia && m->via[0].has_rport)
+		return;
+	if (m->nvia && m->via[0].port)
+		port = m->via[0].port;
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static void reply(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                  struct sip_tcp *tc, unsigned code, const char *reason, struct mr_str extra)
+{
+	struct sockaddr_storage to;
+	struct sip_out o;
+	socklen_t tolen;
+	char tag[24];
+
+	if (m->method == SIP_M_ACK) /* never answer an ACK */
+		return;
+	if (rcv->tp == SIP_TP_TCP && !tc)
+		return; /* its connection is gone */
+	reply_dest(m, rcv, &to, &tolen);
+	sip_proxy_to_tag(sh->cfg->px, m, tag);
+	if (!out_begin(sh, &o, rcv->tp, &to, tolen, tc, m->len + extra.len + 512))
+		return;
+	sip_build_response(&o.b, m, rcv, code, reason, mr_str_c(tag), extra);
+	out_end(sh, &o);
+}
+
+static void reply_code(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                       struct sip_tcp *tc, unsigned code)
+{
+	reply(sh, m, rcv, tc, code, NULL, (struct mr_str){0});
+}
+
+/* ---- forwarding ------------------------------------------------------------------------------ */
+
+static void forward(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                    struct sip_tcp *tc, const struct sip_decision *d)
+{
+	char branch[64];
+	struct sip_out o;
+
+	sip_proxy_branch(m, branch);
+	/* a request that came over TCP: its connection's id rides in our Via, so the response
+	 * finds the way back without state (§18.2.2: same connection) */
+	if (tc)
+		snprintf(branch + 23, sizeof(branch) - 23, ";mc=%u", tc->id);
+	if (!out_begin(sh, &o, d->next_tp, &d->next, d->next_len, NULL, m->len + OUT_EXTRA))
+		return;
+	sip_build_forward(&o.b, sh->cfg->px, m, rcv, d, branch);
+	out_end(sh, &o);
+	sh->st.fwd_requests++;
+}
+
+/* ---- parked requests ------------------------------------------------------------------------- */
+
+static uint64_t txn_key(const struct sip_msg *m)
+{
+	const struct sip_via *v = &m->via[0];
+	XXH3_state_t st;
+	uint64_t k;
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, v->branch.p, v->branch.len);
+	XXH3_64bits_update(&st, v->host.p, v->host.len);
+	XXH3_64bits_update(&st, &v->port, sizeof(v->port));
+	XXH3_64bits_update(&st, m->cseq_method.p, m->cseq_method.len);
+	XXH3_64bits_update(&st, &m->cseq, sizeof(m->cseq));
+	XXH3_64bits_update(&st, m->call_id.p, m->call_id.len);
+	k = XXH3_64bits_digest(&st);
+	return k ? k : 1;
+}
+
+static struct sip_pend *pend_find(struct sip_shard *sh, uint64_t key, uint32_t *slot)
+{
+	struct pend_table *t = ptab(sh);
+
+	for (uint32_t i = (uint32_t)key & sh->pend_mask;; i = (i + 1) & sh->pend_mask) {
+		uint32_t x = t->index[i];
+
+		if (x == 0) {
+			*slot = i;
+			return NULL;
+		}
+		if (t->slab[x - 1].key == key) {
+			*slot = i;
+			return &t->slab[x - 1];
+		}
+	}
+}
+
+/* Backward-shift deletion keeps probe chains whole without tombstones. */
+static void pend_del(struct sip_shard *sh, struct sip_pend *p)
+{
+	struct pend_table *t = ptab(sh);
+	uint32_t i, j, idx = (uint32_t)(p - t->slab);
+
+	pend_find(sh, p->key, &i);
+	t->index[i] = 0;
+	for (j = (i + 1) & sh->pend_mask; t->index[j]; j = (j + 1) & sh->pend_mask) {
+		uint32_t home = (uint32_t)t->slab[t->index[j] - 1].key & sh->pend_mask;
+
+		/* move j back to i when its home is not in (i, j] */
+		if (((j - home) & sh->pend_mask) >= ((j - i) & sh->pend_mask)) {
+			t->index[i] = t->index[j];
+			t->index[j] = 0;
+			i = j;
+		}
+	}
+	free(p->msg);
+	p->msg = NULL;
+	p->used = false;
+	p->gen++;
+	p->next_free = t->free_head;
+	t->free_head = idx + 1;
+	sh->st.pending_gauge--;
+}
+
+static struct dia_pool_req *req_get(struct sip_shard *sh)
+{
+	struct dia_pool_req *r = sh->free_reqs;
+
+	if (r) {
+		sh->free_reqs = (struct dia_pool_req *)(uintptr_t)r->cookie;
+		sh->nfree_reqs--;
+		return r;
+	}
+	return malloc(sizeof(*r));
+}
+
+static void req_put(struct sip_shard *sh, struct dia_pool_req *r)
+{
+	if (sh->nfree_reqs >= REQ_CACHE) {
+		free(r);
+		return;
+	}
+	r->cookie = (uint64_t)(uintptr_t)sh->free_reqs; /* the free list threads through cookie */
+	sh->free_reqs = r;
+	sh->nfree_reqs++;
+}
+
+/* ---- Figure 4: MAR out ------------------------------------------------------------------------
+ */
+
+static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                         struct sip_tcp *tc, const struct sip_decision *d)
+{
+	struct pend_table *t = ptab(sh);
+	char sid[512], scratch[1024];
+	struct dia_sipcli_mar mar = {0};
+	struct auth_digest cred = {0}; /* parse leaves method and body_hash alone */
+	struct dia_pool_req *req;
+	struct sip_pend *p;
+	uint32_t slot, idx;
+	int ret;
+
+	p = pend_find(sh, txn_key(m), &slot);
+	if (p) { /* a retransmission while its MAR is out: absorbed (§16.11 allows no more) */
+		sh->st.retrans_absorbed++;
+		return;
+	}
+	if (!t->free_head) {
+		sh->st.pending_full++;
+		reply_code(sh, m, rcv, tc, 503);
+		return;
+	}
+	if (!dia_pool_usable_peers(sh->cfg->pool)) {
+		char ra[64];
+		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
+
+		sh->st.no_peer_503++;
+		reply(sh, m, rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
+		return;
+	}
+	req = req_get(sh);
+	if (!req)
+		goto fail;
+	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(sh->cfg->px->host), m->call_id,
+	                            m->from.tag);
+	mar.session_id = mr_str_make(sid, ret > 0 ? (size_t)ret : 0);
+	mar.aor = m->method == SIP_M_REGISTER ? m->to.uri : m->ruri;
+	mar.method = m->method_name;
+	/* credentials that do not parse (another scheme, garbage) are no credentials: the UA
+	 * gets a challenge (RFC 4475 regaut01) */
+	if (d->authz_hdr >= 0 &&
+	    auth_digest_parse(d->authz_value, &cred, scratch, sizeof(scratch)) == 0 &&
+	    cred.response.len) {
+		mar.cred = &cred;
+		mar.user_name = cred.username;
+	}
+	ret = dia_pool_encode_mar(sh->cfg->pool, req, &mar);
+	if (ret < 0) {
+		mr_debug("msg=\"cannot encode MAR\" shard=%u err=%d", sh->id, ret);
+		req_put(sh, req);
+		goto fail;
+	}
+	idx = t->free_head - 1;
+	p = &t->slab[idx];
+	p->msg = malloc(m->len);
+	if (!p->msg) {
+		req_put(sh, req);
+		goto fail;
+	}
+	memcpy(p->msg, m->buf, m->len);
+	p->len = m->len;
+	p->key = txn_key(m);
+	p->rcv = *rcv;
+	p->tcp_id = tc ? tc->id : 0;
+	req->cookie = (uint64_t)p->gen << 32 | idx;
+	if (dia_pool_submit(sh->cfg->pool, sh->id, req)) {
+		free(p->msg);
+		p->msg = NULL;
+		req_put(sh, req);
+		sh->st.pending_full++;
+		reply_code(sh, m, rcv, tc, 503);
+		return;
+	}
+	t->free_head = p->next_free;
+	p->used = true;
+	t->index[slot] = idx + 1;
+	sh->st.pending_gauge++;
+	sh->st.mar_submitted++;
+	sh->kick = true;
+	return;
+fail:
+	sh->st.mar_errors++;
+	mr_debug("msg=\"MAR not sent: 500\" shard=%u", sh->id);
+	reply_code(sh, m, rcv, tc, 500);
+}
+
+/* ---- Figure 4: MAA in -------------------------------------------------------------------------
+ */
+
+static void challenge(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                      struct sip_tcp *tc, const struct dia_sipcli_challenge *c)
+{
+	char hdr[1024];
+	struct sip_buf b;
+
+	sip_buf_init(&b, hdr, sizeof(hdr));
+	sip_buf_cstr(&b, "Proxy-Authenticate: Digest realm=\"");
+	sip_buf_str(&b, c->realm);
+	sip_buf_cstr(&b, "\", nonce=\"");
+	sip_buf_str(&b, c->nonce);
+	sip_buf_cstr(&b, "\"");
+	if (c->opaque.len) {
+		sip_buf_cstr(&b, ", opaque=\"");
+		sip_buf_str(&b, c->opaque);
+		sip_buf_cstr(&b, "\"");
+	}
+	if (c->algorithm.len) {
+		sip_buf_cstr(&b, ", algorithm=");
+		sip_buf_str(&b, c->algorithm);
+	}
+	/* §22.4 item 8: a challenge always offers qop */
+	sip_buf_cstr(&b, ", qop=\"");
+	sip_buf_str(&b, c->qop.len ? c->qop : MR_STR_LIT("auth"));
+	sip_buf_cstr(&b, "\"");
+	if (c->stale)
+		sip_buf_cstr(&b, ", stale=true");
+	sip_buf_cstr(&b, "\r\n");
+	if (b.err) {
+		sh->st.err_500++;
+		reply_code(sh, m, rcv, tc, 500);
+		return;
+	}
+	sh->st.challenges++;
+	sh->st.stale_challenges += c->stale;
+	reply(sh, m, rcv, tc, 407, NULL, mr_str_make(hdr, b.len));
+}
+
+static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
+{
+	struct pend_table *t = ptab(sh);
+	uint32_t idx = (uint32_t)req->cookie, gen = (uint32_t)(req->cookie >> 32);
+	struct sip_pend *p = idx < t->nslab ? &t->slab[idx] : NULL;
+	struct dia_sipcli_result r;
+	struct sip_decision d;
+	struct sip_tcp *tc = NULL;
+	struct dia_msg maa;
+	struct sip_msg m;
+
+	if (!p || !p->used || p->gen != gen)
+		goto out;
+	if (p->tcp_id && !(tc = tcp_by_id(sh, p->tcp_id)))
+		goto done; /* the UA's connection is gone: nobody to answer */
+	if (sip_parse(&m, p->msg, p->len, false) <= 0)
+		goto done;
+	if (req->status == -ENOTCONN || req->status == -ECANCELED) {
+		char ra[64];
+		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
+
+		sh->st.no_peer_503++;
+		reply(sh, &m, &p->rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
+		goto done;
+	}
+	if (req->status) {
+		sh->st.mar_timeouts += req->status == -ETIMEDOUT;
+		sh->st.err_500++;
+		reply_code(sh, &m, &p->rcv, tc, 500);
+		goto done;
+	}
+	if (dia_msg_init(&maa, req->maa, req->maa_len) || dia_sipcli_decode_maa(&maa, &r)) {
+		sh->st.err_500++;
+		reply_code(sh, &m, &p->rcv, tc, 500);
+		goto done;
+	}
+	switch (r.outcome) {
+	case DIA_SIPCLI_CHALLENGE:
+		challenge(sh, &m, &p->rcv, tc, &r.chal);
+		break;
+	case DIA_SIPCLI_AUTHORIZED:
+		/* the rules are pure: running them again gives the same next hop and edits */
+		sip_proxy_route(sh->cfg->px, &m, &p->rcv, &d);
+		sh->st.authorized++;
+		forward(sh, &m, &p->rcv, tc, &d);
+		break;
+	case DIA_SIPCLI_REFUSED:
+	case DIA_SIPCLI_UNSUPPORTED:
+		sh->st.refused++;
+		reply_code(sh, &m, &p->rcv, tc, 403);
+		break;
+	default:
+		sh->st.err_500++;
+		reply_code(sh, &m, &p->rcv, tc, 500);
+		break;
+	}
+done:
+	pend_del(sh, p);
+out:
+	req_put(sh, req);
+}
+
+/* ---- receive path ------------------------------------------------------------------------------
+ */
+
+static void on_request(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                       struct sip_tcp *tc)
+{
+	struct sip_decision d;
+
+	sh->st.rx_requests++;
+	sip_proxy_route(sh->cfg->px, m, rcv, &d);
+	switch (d.verdict) {
+	case SIP_V_DROP:
+		sh->st.acks_absorbed++;
+		return;
+	case SIP_V_REPLY:
+		if (d.code == 403)
+			sh->st.not_allowed++;
+		else
+			sh->st.local_replies++;
+		if (d.code == 420) {
+			char un[512];
+			int n = snprintf(un, sizeof(un), "Unsupported: %.*s\r\n",
+			                 (int)d.unsupported.len, d.unsupported.p);
+
+			reply(sh, m, rcv, tc, 420, NULL,
+			      mr_str_make(un, n < (int)sizeof(un) ? (size_t)n : 0));
+		} else {
+			reply_code(sh, m, rcv, tc, d.code);
+		}
+		return;
+	case SIP_V_AUTH:
+		authenticate(sh, m, rcv, tc, &d);
+		return;
+	case SIP_V_FORWARD:
+		forward(sh, m, rcv, tc, &d);
+		return;
+	}
+}
+
+static void on_response(struct sip_shard *sh, const struct sip_msg *m)
+{
+	struct sockaddr_storage next = {0};
+	enum sip_transport tp;
+	struct sip_tcp *tc = NULL;
+	struct sip_out o;
+	socklen_t len = sizeof(next);
+
+	sh->st.rx_responses++;
+	if (m->nvia < 2) {
+		sh->st.responses_dropped++;
+		return;
+	}
+	/* a TCP hop back: the connection the request came on, named in our Via (mc=) */
+	if (mr_str_ieq(m->via[1].transport, MR_STR_LIT("TCP"))) {
+		struct mr_str mc;
+		uint32_t id = 0;
+
+		if (sip_param_get(m->via[0].params, MR_STR_LIT("mc"), &mc) > 0)
+			for (uint32_t i = 0; i < mc.len && mc.p[i] >= '0' && mc.p[i] <= '9'; i++)
+				id = id * 10 + (uint32_t)(mc.p[i] - '0');
+		tc = id ? tcp_by_id(sh, id) : NULL;
+		if (!tc) {
+			sh->st.responses_dropped++;
+			return;
+		}
+	}
+	if (!out_begin(sh, &o, tc ? SIP_TP_TCP : SIP_TP_UDP, &next, len, tc, m->len))
+		return;
+	if (sip_proxy_response(&o.b, sh->cfg->px, m, &next, &len, &tp) ||
+	    (!tc && !sip_proxy_allowed(sh->cfg->px, &next))) {
+		/* not ours, or a next Via we may not send to (RFC 4475 bcast) */
+		sh->st.responses_dropped++;
+		if (!o.b.err)
+			o.b.err = -ENOENT;
+		out_end(sh, &o);
+		return;
+	}
+	memcpy(&o.to, &next, len);
+	o.tolen = len;
+	out_end(sh, &o);
+	sh->st.fwd_responses++;
+}
+
+/* hot: per SIP message */
+static void on_message(struct sip_shard *sh, const struct sip_msg *m, int ret,
+                       const struct sip_rcv *rcv, struct sip_tcp *tc)
+{
+	if (mr_likely(ret > 0)) {
+		if (m->request)
+			on_request(sh, m, rcv, tc);
+		else
+			on_response(sh, m);
+		return;
+	}
+	sh->st.parse_errors++;
+	/* a response can be routed back only for a request with its Via and Call-ID read */
+	if (!m->request || !m->nvia || !m->call_id.len)
+		return;
+	if (ret == -EPROTONOSUPPORT) {
+		sh->st.replied_505++;
+		reply_code(sh, m, rcv, tc, 505);
+	} else {
+		sh->st.replied_400++;
+		reply_code(sh, m, rcv, tc, 400);
+	}
+}
+
+static void fill_rcv(struct sip_rcv *rcv, const struct sockaddr_storage *src, socklen_t len,
+                     enum sip_transport tp)
+{
+	memset(rcv, 0, sizeof(*rcv));
+	memcpy(&rcv->src, src, len < sizeof(rcv->src) ? len : sizeof(rcv->src));
+	rcv->tp = tp;
+	if (src->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)src)->sin_addr, rcv->src_ip,
+		          sizeof(rcv->src_ip));
+		rcv->src_port = ntohs(((const struct sockaddr_in *)src)->sin_port);
+	} else if (src->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)src)->sin6_addr, rcv->src_ip,
+		          sizeof(rcv->src_ip));
+		rcv->src_port = ntohs(((const struct sockaddr_in6 *)src)->sin6_port);
+	}
+}
+
+/* hot: per datagram */
+static void on_datagram(struct io_udp *u, const struct sockaddr_storage *src, socklen_t srclen,
+                        const uint8_t *data, uint32_t len)
+{
+	struct sip_shard *sh = u->arg;
+	struct sip_rcv rcv;
+	struct sip_msg m;
+	int ret;
+
+	if (mr_unlikely(sh->stopping))
+		return;
+	/* keep-alives (CRLF pings, RFC 5626) are not messages */
+	if (len <= 4 && (len == 0 || data[0] == '\r' || data[0] == '\n'))
+		return;
+	fill_rcv(&rcv, src, srclen, SIP_TP_UDP);
+	ret = sip_parse(&m, (const char *)data, len, false);
+	on_message(sh, &m, ret, &rcv, NULL);
+}
+
+/* hot: per TCP segment; frames every complete message */
+static int tcp_data(struct io_conn *c, const uint8_t *buf, uint32_t len)
+{
+	struct sip_tcp *t = mr_container_of(c, struct sip_tcp, io);
+	struct sip_shard *sh = t->sh;
+	struct sip_rcv rcv;
+	uint32_t off = 0;
+
+	fill_rcv(&rcv, &c->peer, sizeof(c->peer), SIP_TP_TCP);
+	while (off < len && !c->closing) {
+		struct sip_msg m;
+		int ret;
+
+		while (off < len && (buf[off] == '\r' || buf[off] == '\n')) /* keep-alives */
+			off++;
+		if (off == len)
+			break;
+		ret = sip_parse(&m, (const char *)buf + off, len - off, true);
+		if (ret == 0)
+			break;
+		if (ret < 0) { /* framing on a stream cannot be trusted after an error */
+			on_message(sh, &m, ret, &rcv, t);
+			io_conn_close_after_flush(c);
+			return (int)len;
+		}
+		on_message(sh, &m, ret, &rcv, t);
+		off += (uint32_t)ret;
+	}
+	return (int)off;
+}
+
+static void tcp_close(struct io_conn *c, int reason)
+{
+	struct sip_tcp *t = mr_container_of(c, struct sip_tcp, io);
+	struct sip_shard *sh = t->sh;
+
+	(void)reason;
+	for (struct sip_tcp **pp = &sh->tcp_conns; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	sh->st.tcp_closed++;
+	free(t);
+}
+
+static const struct io_conn_ops tcp_ops = {.on_data = tcp_data, .on_close = tcp_close};
+
+static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
+{
+	struct sip_shard *sh = mr_container_of(l, struct sip_shard, loop);
+	struct sip_tcp *t;
+
+	(void)ls;
+	if (sh->stopping || !(t = tcp_new(sh))) {
+		close(fd);
+		return;
+	}
+	if (io_conn_init(&t->io, l, fd, &tcp_ops, SIP_MAX_MSG + 1, 4u << 20)) {
+		close(fd);
+		free(t);
+		return;
+	}
+	t->next = sh->tcp_conns;
+	sh->tcp_conns = t;
+	sh->st.tcp_accepted++;
+}
+
+/* ---- loop hooks -------------------------------------------------------------------------------
+ */
+
+static void stop_fire(struct io_loop *l, struct io_timer *t)
+{
+	(void)t;
+	mr_warn("msg=\"shard stop deadline: requests still parked\" shard=%u", l->id);
+	l->stop = true;
+}
+
+static void on_turn(struct io_loop *l, void *arg)
+{
+	struct sip_shard *sh = arg;
+
+	(void)l;
+	if (sh->kick) { /* one wake-up of the pool per turn, however many MARs were queued */
+		sh->kick = false;
+		dia_pool_kick(sh->cfg->pool);
+	}
+}
+
+static void on_wake(struct io_loop *l, void *arg)
+{
+	struct sip_shard *sh = arg;
+	struct dia_pool_req *reqs[POLL_BATCH];
+	unsigned n;
+
+	do {
+		n = dia_pool_poll(sh->cfg->pool, sh->id, reqs, POLL_BATCH);
+		for (unsigned i = 0; i < n; i++)
+			on_maa(sh, reqs[i]);
+	} while (n == POLL_BATCH);
+	if (atomic_load(&sh->stop_requested) && !sh->stopping) {
+		sh->stopping = true;
+		io_timer_arm(l, &sh->stop_timer, stop_fire, STOP_WAIT_MS);
+		if (sh->tcp_ls.fd >= 0) {
+			close(sh->tcp_ls.fd);
+			sh->tcp_ls.fd = -1;
+		}
+	}
+	if (sh->stopping && sh->st.pending_gauge == 0)
+		l->stop = true;
+}
+
+int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg *cfg)
+{
+	struct pend_table *t;
+	uint32_t n = 16, slab = cfg->max_pending ? cfg->max_pending : 65536;
+	int ret;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->id = id;
+	sh->cfg = cfg;
+	sh->tcp_ls.fd = -1;
+	while (n < slab * 2)
+		n <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->slab = calloc(slab, sizeof(*t->slab));
+	t->index = calloc(n, sizeof(*t->index));
+	if (!t->slab || !t->index) {
+		free(t->slab);
+		free(t->index);
+		free(t);
+		return -ENOMEM;
+	}
+	t->nslab = slab;
+	for (uint32_t i = slab; i > 0; i--) {
+		t->slab[i - 1].next_free = t->free_head;
+		t->free_head = i;
+	}
+	sh->pend = (struct sip_pend *)(void *)t;
+	sh->pend_mask = n - 1;
+	ret = io_loop_init(&sh->loop, id, 4096);
+	if (ret)
+		return ret;
+	sh->loop.on_wake = on_wake;
+	sh->loop.wake_arg = sh;
+	sh->loop.on_turn = on_turn;
+	sh->loop.turn_arg = sh;
+	ret = io_udp_open(&sh->udp, &sh->loop, cfg->listen_addr, cfg->listen_port, 1,
+	                  cfg->udp_bufs ? cfg->udp_bufs : 4096, 65536 + 256,
+	                  cfg->udp_slots ? cfg->udp_slots : 1024, SIP_MAX_MSG + OUT_EXTRA,
+	                  on_datagram, sh);
+	if (ret) {
+		mr_err("msg=\"cannot open SIP UDP\" addr=%s port=%u err=%d", cfg->listen_addr,
+		       cfg->listen_port, ret);
+		return ret;
+	}
+	if (cfg->tcp) {
+		sh->tcp_ls.fd = io_tcp_listen(cfg->listen_addr, cfg->listen_port, 1024);
+		if (sh->tcp_ls.fd < 0) {
+			mr_err("msg=\"cannot listen on SIP TCP\" addr=%s port=%u err=%d",
+			       cfg->listen_addr, cfg->listen_port, sh->tcp_ls.fd);
+			return sh->tcp_ls.fd;
+		}
+		sh->tcp_ls.on_accept = on_accept;
+		ret = io_listener_start(&sh->loop, &sh->tcp_ls);
+	}
+	return ret;
+}
+
+static void *shard_main(void *arg)
+{
+	struct sip_shard *sh = arg;
+	int ret = io_loop_run(&sh->loop);
+
+	if (ret)
+		mr_err("msg=\"shard loop failed\" shard=%u err=%d", sh->id, ret);
+	return NULL;
+}
+
+int sip_shard_start(struct sip_shard *sh)
+{
+	return -pthread_create(&sh->th, NULL, shard_main, sh);
+}
+
+void sip_shard_stop(struct sip_shard *sh)
+{
+	atomic_store(&sh->stop_requested, true);
+	io_loop_wake(&sh->loop);
+}
+
+void sip_shard_join(struct sip_shard *sh)
+{
+	pthread_join(sh->th, NULL);
+}
+
+void sip_shard_fini(struct sip_shard *sh)
+{
+	struct pend_table *t = ptab(sh);
+
+	io_loop_fini(&sh->loop);
+	io_udp_close(&sh->udp);
+	while (sh->tcp_conns) {
+		struct sip_tcp *x = sh->tcp_conns;
+
+		sh->tcp_conns = x->next;
+		close(x->io.fd);
+		free(x->io.rx);
+		free(x->io.out);
+		free(x->io.fl);
+		free(x);
+	}
+	while (sh->free_reqs) {
+		struct dia_pool_req *r = sh->free_reqs;
+
+		sh->free_reqs = (struct dia_pool_req *)(uintptr_t)r->cookie;
+		free(r);
+	}
+	if (t) {
+		for (uint32_t i = 0; i < t->nslab; i++)
+			free(t->slab[i].msg);
+		free(t->slab);
+		free(t->index);
+		free(t);
+	}
+	sh->pend = NULL;
+}

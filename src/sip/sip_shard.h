@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT
+ * sip_shard.h - one proxy shard: a thread with its own io_uring loop, UDP socket and TCP
+ * listener on the SIP port (SO_REUSEPORT), running RFC 4740 §6.4 Figure 4: requests without
+ * usable credentials -> MAR -> 407; with credentials -> MAR -> forward / 403; responses
+ * forwarded by Via. Requests waiting for their MAA are parked in a per-shard table keyed by
+ * transaction, so a retransmission is absorbed instead of sending a second MAR.
+ * Owns: its loop, sockets, connections, parked requests and pool requests.
+ * Thread: its own; sip_shard_stop() from any thread. Nothing is shared between shards but the
+ * Diameter pool (through its SPSC rings) and the immutable config. */
+#ifndef SIP_SHARD_H
+#define SIP_SHARD_H
+
+#include "dia_pool.h"
+#include "io.h"
+#include "sip_proxy.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct sip_shard_cfg {
+	const struct sip_proxy_cfg *px;
+	struct dia_pool *pool;
+	const char *listen_addr;
+	uint16_t listen_port;
+	bool tcp;
+	unsigned max_pending;   /* parked requests per shard (power of two after rounding) */
+	unsigned retry_after_s; /* in 503 when no Diameter peer is usable */
+	unsigned udp_bufs;      /* receive buffers in the ring (power of two) */
+	unsigned udp_slots;     /* sends in flight */
+};
+
+/* Per-shard counters: written by the shard thread only, read by others (relaxed). */
+struct sip_shard_stats {
+	uint64_t rx_requests, rx_responses;
+	uint64_t parse_errors, replied_400, replied_505;
+	uint64_t local_replies;       /* 4xx/5xx we answered by rule (416, 420, 482, 483...) */
+	uint64_t not_allowed;         /* next hop outside the allow-list: 403 */
+	uint64_t challenges;          /* 407 sent */
+	uint64_t stale_challenges;    /* of which stale=true */
+	uint64_t authorized, refused; /* forwarded after a good MAA / 403 */
+	uint64_t mar_submitted, mar_errors, mar_timeouts, no_peer_503, err_500;
+	uint64_t retrans_absorbed, acks_absorbed;
+	uint64_t pending_full;
+	uint64_t fwd_requests, fwd_responses, responses_dropped;
+	uint64_t send_drops; /* no send slot, or a TCP peer not reading */
+	uint64_t tcp_accepted, tcp_closed;
+	uint64_t pending_gauge;
+};
+
+struct sip_pend;
+struct sip_tcp;
+
+struct sip_shard {
+	struct io_loop loop;
+	unsigned id;
+	const struct sip_shard_cfg *cfg;
+	struct io_udp udp;
+	struct io_listener tcp_ls;
+	struct sip_tcp *tcp_conns; /* every TCP connection of this shard */
+	uint32_t tcp_next_id;
+	struct sip_pend *pend; /* open addressing, power of two */
+	uint32_t pend_mask;
+	struct dia_pool_req *free_reqs;
+	unsigned nfree_reqs;
+	bool kick;
+	atomic_bool stop_requested;
+	bool stopping;
+	struct io_timer stop_timer;
+	pthread_t th;
+	struct sip_shard_stats st;
+};
+
+/* sip_shard_init() : sets up the loop, sockets and tables of shard @id (on the calling thread:
+ * rings start disabled and the shard thread enables them). -errno. */
+int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg *cfg);
+/* Starts the shard thread. */
+int sip_shard_start(struct sip_shard *sh);
+/* Any thread: stop reading, finish what is parked (answers from the pool or its stop), exit. */
+void sip_shard_stop(struct sip_shard *sh);
+void sip_shard_join(struct sip_shard *sh);
+void sip_shard_fini(struct sip_shard *sh);
+
+#endif

@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# proxy_sipp.sh - RFC 4740 §6.4 Figure 4 end to end with real, independent UAs: a SIPp UAC with
+# -au alice -ap alice-secret -> mara-proxy (2 shards) -> SIPp UAS, mara-aaa behind the proxy.
+#   1. 1,000 calls INVITE/407/ACK/INVITE+auth/200/ACK/BYE/200 over UDP: all succeed
+#   2. a wrong password gets 403 and no call reaches the UAS
+#   3. REGISTER and MESSAGE authenticated the same way
+#   4. the same calls over TCP
+#   5. mara-aaa stopped: 503 with Retry-After, nothing left parked, exit 0 on SIGTERM
+# Loopback only; every process is stopped by PID at exit; all SIPp runs are bounded (-m, -timeout).
+set -u
+. "$(dirname "$0")/lib.sh"
+PROXY=$BUILD/mara-proxy
+SCN=$SRC/tests/sipp
+command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
+
+PA=$(free_port) || exit 1
+start_aaa aaa "$PA" || exit 1
+AAA_PID=$LAST_PID
+PS=$(free_port) || exit 1
+PU=$(free_port) || exit 1
+PUT=$(free_port) || exit 1
+PR=$(free_port) || exit 1
+PM=$(free_port) || exit 1
+
+cat >"$W/proxy.conf" <<EOF
+log = { level = "info"; };
+proxy = {
+  listen = "127.0.0.1:$PS";
+  threads = 2;
+  realm = "example.com";
+  routes = (
+    { domain = "register.test"; address = "127.0.0.1:$PR"; },
+    { domain = "message.test"; address = "127.0.0.1:$PM"; },
+    { domain = "tcp.test"; address = "127.0.0.1:$PUT"; transport = "tcp"; },
+    { domain = "*"; address = "127.0.0.1:$PU"; }
+  );
+  origin_host = "proxy.test";
+  origin_realm = "test";
+  destination_realm = "example.com";
+  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
+  diameter_timeout_ms = 1000;
+  retry_after_s = 7;
+};
+EOF
+"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
+PROXY_PID=$!
+PIDS+=("$PROXY_PID")
+wait_for "$W/proxy.log" 'mara-proxy ready' 5 || { cat "$W/proxy.log"; exit 1; }
+wait_for "$W/proxy.log" 'peer open' 10 || { cat "$W/proxy.log"; exit 1; }
+
+# uas NAME PORT SCENARIO [extra] -> a bounded SIPp UAS in the background
+uas() {
+	local name=$1 port=$2 scen=$3
+	shift 3
+	sipp -sf "$SCN/$scen" -i 127.0.0.1 -p "$port" -nostdin -timeout 120s -buff_size 4194304 \
+		-trace_stat -stf "$W/$name.csv" -trace_screen -screen_file "$W/$name.screen" "$@" \
+		>"$W/$name.out" 2>&1 &
+	PIDS+=($!)
+	eval "${name}_PID=$!"
+}
+
+# uac NAME SCENARIO CALLS RATE [extra] -> SIPp's exit status (0: every call succeeded); the
+# Request-URI host is $DOMAIN (the proxy routes by it)
+DOMAIN=127.0.0.1:$PS
+uac() {
+	local name=$1 scen=$2 calls=$3 rate=$4
+	shift 4
+	timeout 120 sipp -sf "$SCN/$scen" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m "$calls" \
+		-key rdomain "$DOMAIN" \
+		-r "$rate" -l 500 -timeout 60s -timeout_error -trace_screen \
+		-screen_file "$W/$name.screen" "$@" >"$W/$name.out" 2>&1
+}
+
+# successful calls in a SIPp screen file
+succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
+
+# ---- 1. 1,000 calls over UDP ---------------------------------------------------------------------
+uas uas_udp "$PU" uas_200.xml -m 1000
+sleep 0.3
+if uac calls uac_auth.xml 1000 200 -s service -au alice -ap alice-secret; then
+	ok "1000 authenticated calls over UDP: all succeeded ($(succ "$W/calls.screen") successful)"
+else
+	nok "1000 authenticated calls over UDP"; tail -n 40 "$W/calls.screen"
+fi
+
+for _ in $(seq 50); do kill -0 "$uas_udp_PID" 2>/dev/null || break; sleep 0.1; done
+n=$(succ "$W/uas_udp.screen")
+check "the UAS saw exactly the 1000 calls (${n:-?})" test "${n:-0}" -eq 1000
+
+# ---- 2. wrong password -> 403, nothing reaches the UAS ---------------------------------------------
+uas uas_none "$PU" uas_200.xml -trace_msg -message_file "$W/uas_none.msg"
+sleep 0.3
+if uac wrong uac_auth_403.xml 20 20 -s service -au alice -ap wrong-password; then
+	ok "wrong password: 20 calls refused with 403"
+else
+	nok "wrong password: 403"; tail -n 30 "$W/wrong.screen"
+fi
+check "no refused call reached the UAS" test "$(grep -c '^INVITE ' "$W/uas_none.msg" 2>/dev/null)" = 0
+
+# ---- 3. REGISTER and MESSAGE ---------------------------------------------------------------------------
+uas uas_reg "$PR" uas_register.xml
+uas uas_msg "$PM" uas_message.xml
+sleep 0.3
+DOMAIN=register.test check "REGISTER authenticated (50)" uac reg uac_register_auth.xml 50 50 \
+	-au alice -ap alice-secret
+DOMAIN=message.test check "MESSAGE authenticated (50)" uac msg uac_message_auth.xml 50 50 \
+	-au bob -ap bob-secret
+
+# ---- 4. TCP -------------------------------------------------------------------------------------------------
+uas uas_tcp "$PUT" uas_200.xml -t t1
+sleep 0.3
+if DOMAIN=tcp.test uac tcp uac_auth.xml 200 100 -t t1 -s service -au alice -ap alice-secret; then
+	ok "200 authenticated calls over TCP: all succeeded"
+else
+	nok "200 authenticated calls over TCP"; tail -n 40 "$W/tcp.screen" "$W/tcp.out"
+fi
+
+# ---- 5. mara-aaa down -> 503 Retry-After -------------------------------------------------------------------
+stop_ok "$AAA_PID"
+wait_for "$W/proxy.log" 'peer closed' 5
+if uac down uac_503.xml 10 10 -s service; then
+	ok "no Diameter peer: INVITE gets 503 with Retry-After (10 calls)"
+else
+	nok "no Diameter peer: 503"; tail -n 30 "$W/down.screen" "$W/down.out"
+fi
+check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
+check "nothing left parked at exit" grep -q 'left_pending=0' "$W/proxy.log"
+grep 'totals' "$W/proxy.log"
+
+if [ "$FAIL" -ne 0 ]; then
+	echo "--- logs"; tail -n 40 "$W/proxy.log" "$W/aaa.log"
+	exit 1
+fi
+exit 0
