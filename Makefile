@@ -19,10 +19,11 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-# Starts the main job on the embedded default in the foreground: mara-aaa on 127.0.0.1:3868,
-# realm example.com, demo user store (deploy/demo/users). Ctrl-C stops it (DPR to peers).
+# Starts the main job on the embedded default in the foreground: mara-aaa on 127.0.0.1:3868
+# (realm example.com, demo users deploy/demo/users) and mara-proxy on 127.0.0.1:5060 UDP+TCP.
+# Ctrl-C stops both.
 run: build
-	./$(BUILD)/mara-aaa
+	./deploy/run-demo.sh $(BUILD)
 
 # Whole suite: unit tests, integration tests against real peers (tshark, freeDiameter), then
 # the same suite again under ASan+UBSan. Ends with "N passed, N failed".

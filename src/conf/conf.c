@@ -17,7 +17,8 @@
 #include <string.h>
 
 static const char embedded_default[] =
-    "# mara embedded default: mara-aaa on loopback, realm example.com, demo users.\n"
+    "# mara embedded default: mara-aaa and mara-proxy on loopback, realm example.com,\n"
+    "# demo users.\n"
     "log = { level = \"info\"; };\n"
     "aaa = {\n"
     "  listen = \"127.0.0.1:3868\";\n"
@@ -28,6 +29,17 @@ static const char embedded_default[] =
     "  watchdog_s = 30;\n"
     "  nonce_lifetime_s = 300;\n"
     "  algorithms = [ \"MD5\", \"SHA-256\", \"SHA-512-256\" ];\n"
+    "};\n"
+    "proxy = {\n"
+    "  listen = \"127.0.0.1:5060\";\n"
+    "  realm = \"example.com\";\n"
+    "  # every request goes to a UA on 127.0.0.1:5090 (e.g. a SIPp UAS)\n"
+    "  routes = ( { domain = \"*\"; address = \"127.0.0.1:5090\"; } );\n"
+    "  allow = [ \"127.0.0.0/8\", \"::1\" ];\n"
+    "  origin_host = \"proxy.example.com\";\n"
+    "  origin_realm = \"example.com\";\n"
+    "  destination_realm = \"example.com\";\n"
+    "  aaa_peers = ( { host = \"aaa.example.com\"; address = \"127.0.0.1:3868\"; } );\n"
     "};\n";
 
 enum field_kind {

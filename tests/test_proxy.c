@@ -1,0 +1,5 @@
+/* placeholder until the tests land */
+int main(void)
+{
+	return 77;
+}
