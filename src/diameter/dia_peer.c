@@ -378,6 +378,8 @@ void dia_conn_disconnect(struct dia_conn *pc, uint32_t cause)
 	pc->state = DIA_PS_CLOSING;
 	mr_info("msg=\"DPR sent\" peer=%s cause=%u", pc->peer_host, cause);
 	io_timer_arm(pc->io.loop, &pc->close_timer, close_fire, pc->cfg->dpa_wait_ms);
+	if (pc->cfg->app->on_state)
+		pc->cfg->app->on_state(pc);
 }
 
 /* ---- capability exchange ---------------------------------------------------------------- */
@@ -540,6 +542,8 @@ static int on_base(struct dia_conn *pc, const struct dia_msg *m)
 		if (send_base_answer(pc, m, DIA_RC_SUCCESS))
 			return -ENOBUFS;
 		pc->state = DIA_PS_CLOSING;
+		if (pc->cfg->app->on_state) /* no longer usable: the application fails over now */
+			pc->cfg->app->on_state(pc);
 		/* the DPR sender closes; we close too once DPA is out */
 		io_conn_close_after_flush(&pc->io);
 		return 0;
@@ -606,8 +610,12 @@ static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 		pc->st->invalid_msgs++;
 		mr_debug("msg=\"invalid message\" peer=%s code=%u rc=%u what=\"%s\"", pc->peer_host,
 		         m->hdr.code, err.rc, err.what ? err.what : "");
-		wd_traffic(pc, false);
-		return req ? send_error(pc, m, &err) : 0;
+		if (req) {
+			wd_traffic(pc, false);
+			return send_error(pc, m, &err);
+		}
+		/* a flawed answer still answers its request: the application judges its content
+		 * (an error now beats a timeout later) */
 	}
 	ret = on_base(pc, m);
 	if (ret <= 0)

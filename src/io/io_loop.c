@@ -105,7 +105,9 @@ int io_loop_wake(struct io_loop *l)
 void io_timer_arm(struct io_loop *l, struct io_timer *t, io_timer_fn *fn, uint64_t delay_ms)
 {
 	t->fn = fn;
-	t->due_ms = io_now_ms() + delay_ms;
+	/* against the turn's clock, the one run_timers() compares with: a 0 ms timer armed while
+	 * completions are handled fires in this very turn */
+	t->due_ms = l->now_ms + delay_ms;
 	if (!t->armed) {
 		t->next = l->timers;
 		l->timers = t;
@@ -126,11 +128,10 @@ void io_timer_disarm(struct io_loop *l, struct io_timer *t)
 	t->next = NULL;
 }
 
-/* Fires due timers; returns ms until the next one (capped at 1 s). A handler may re-arm its
- * own timer or disarm others, so the list is rescanned after each firing. */
-static uint64_t run_timers(struct io_loop *l)
+/* Fires due timers. A handler may re-arm its own timer or disarm others, so the list is
+ * rescanned after each firing. */
+static void run_timers(struct io_loop *l)
 {
-	uint64_t next = 1000;
 	bool fired;
 
 	do {
@@ -144,9 +145,19 @@ static uint64_t run_timers(struct io_loop *l)
 			}
 		}
 	} while (fired);
-	for (struct io_timer *t = l->timers; t; t = t->next)
+}
+
+/* ms until the next timer (capped at 1 s; 0 when one is already due). */
+static uint64_t next_timer_ms(const struct io_loop *l)
+{
+	uint64_t next = 1000;
+
+	for (const struct io_timer *t = l->timers; t; t = t->next) {
+		if (t->due_ms <= l->now_ms)
+			return 0;
 		if (t->due_ms - l->now_ms < next)
 			next = t->due_ms - l->now_ms;
+	}
 	return next;
 }
 
@@ -183,11 +194,13 @@ int io_loop_run(struct io_loop *l)
 				op->fn(l, op, cqe->res, cqe->flags);
 		}
 		io_uring_cq_advance(&l->ring, n);
-		wait_ms = run_timers(l);
+		run_timers(l);
 		if (l->on_turn)
 			l->on_turn(l, l->turn_arg);
-		io_conn_flush_all(l);
+		/* closes first: their on_close may queue output or arm timers for this turn */
 		io_conn_reap(l);
+		io_conn_flush_all(l);
+		wait_ms = next_timer_ms(l);
 	}
 	return 0;
 }

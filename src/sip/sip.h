@@ -12,7 +12,7 @@
 #include "mr.h"
 
 #define SIP_MAX_HEADERS 96 /* header fields per message; more is -E2BIG (answered 400/513) */
-#define SIP_MAX_VIA     32 /* Via values per message */
+#define SIP_MAX_VIA     70 /* Via values per message: one per hop Max-Forwards 70 allows */
 #define SIP_MAX_MSG     65535
 
 /* Methods as bits so that policies are bitmaps (Kamailio's METHOD_*). */
@@ -181,14 +181,17 @@ const char *sip_reason(unsigned code); /* standard reason phrase, "Unknown" othe
  *   skipped count plus @len. A datagram of nothing but CRLFs returns -ENODATA.
  * - Datagrams longer than SIP_MAX_MSG: -EMSGSIZE. Stream mode: -EMSGSIZE when the headers are
  *   not complete within SIP_MAX_MSG bytes or the Content-Length makes the message larger.
- * - Lines end in CRLF or a bare LF (liberal, as Kamailio); a CR not followed by LF at the end
- *   of the header section is -EBADMSG. A header line is complete only when the byte after its
- *   LF is there (it may start a continuation line), so a datagram must end with the empty line.
+ * - Lines end in CRLF: a bare LF in the start line or the header section is -EBADMSG (other
+ *   parsers would cut the line there; builders may rely on CRLF, body_off - 2 is the empty
+ *   line). A header line is complete only when the byte after its LF is there (it may start a
+ *   continuation line), so a datagram must end with the empty line.
  * - A header value that fails its check (From, To, Call-ID, CSeq, Max-Forwards,
  *   Content-Length, Via, duplicates) is recorded and parsing goes on, so the later slots are
- *   filled for a 400; the first error is returned. A bad start line, header-line framing and
- *   -E2BIG for headers stop at once. -EPROTONOSUPPORT (from the start line) wins over later
- *   errors. Mandatory headers (Via, From, To, Call-ID, CSeq) are checked for responses too.
+ *   filled for a 400; the first error is returned. A bad start line does the same in datagram
+ *   mode (so that lwsstart & co. can be answered) and stops at once in stream mode; header-line
+ *   framing errors and -E2BIG for headers stop at once. The first error wins (a start-line
+ *   -EPROTONOSUPPORT over anything after it). Mandatory headers (Via, From, To, Call-ID,
+ *   CSeq) are checked for responses too.
  * - @status: exactly 3 digits; the SP and reason may be absent ("SIP/2.0 200", liberal).
  * - @from / @to: parsed with sip_nameaddr_parse(); their URIs are only checked lightly (scheme,
  *   no LWS, no <>"), any scheme is accepted (RFC 4475 unksm2); sip_uri_parse() gives the rest.
