@@ -101,8 +101,9 @@ static int build_rules(struct proxy *p)
 	for (unsigned i = 0; i < c->nroutes; i++) {
 		struct sip_route *r = &px->routes[i];
 
-		snprintf(r->domain, sizeof(r->domain), "%s", c->routes[i].domain);
-		snprintf(r->addr, sizeof(r->addr), "%s", c->routes[i].addr);
+		/* both come from the config with the same bounds: the copies always fit */
+		memcpy(r->domain, c->routes[i].domain, sizeof(r->domain));
+		memcpy(r->addr, c->routes[i].addr, sizeof(r->addr));
 		r->port = c->routes[i].port;
 		r->tp = c->routes[i].tcp ? SIP_TP_TCP : SIP_TP_UDP;
 	}

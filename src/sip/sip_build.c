@@ -12,7 +12,7 @@
 
 void sip_buf_put(struct sip_buf *b, const void *s, size_t n)
 {
-	if (b->err)
+	if (b->err || n == 0) /* n == 0: @s may be NULL, and memcpy(NULL) is undefined */
 		return;
 	if (n > b->cap - b->len) {
 		b->err = -ENOBUFS;
@@ -99,40 +99,6 @@ static void apply(struct sip_buf *b, const struct sip_msg *m, const struct edits
 			pos = to;
 	}
 	sip_buf_put(b, m->buf + pos, to - pos);
-}
-
-/* Removes one value (@v, a slice of header @h's value) from a comma-separated header field:
- * the whole field when it is the only value. */
-static void drop_value(struct edits *es, const struct sip_msg *m, const struct sip_hdr *h,
-                       struct mr_str v)
-{
-	struct mr_str cur = h->value, prev = {0}, x, next = {0};
-	bool found = false, only = true;
-
-	while (sip_value_next(&cur, &x) > 0) {
-		if (x.p == v.p) {
-			found = true;
-			continue;
-		}
-		only = false;
-		if (!found)
-			prev = x;
-		else if (!next.p)
-			next = x;
-	}
-	if (!found)
-		return;
-	if (only) {
-		edit_add(es, h->off, h->len, (struct mr_str){0}, NULL);
-		return;
-	}
-	if (next.p) /* "v, next" -> "next" */
-		edit_add(es, off_of(m, v), off_of(m, next) - off_of(m, v), (struct mr_str){0},
-		         NULL);
-	else /* "prev, v" -> "prev" */
-		edit_add(es, off_of(m, prev) + prev.len,
-		         off_of(m, v) + v.len - off_of(m, prev) - prev.len, (struct mr_str){0},
-		         NULL);
 }
 
 /* Offset just after a valueless ";rport" in the Via value @v, 0 when there is none. */
@@ -251,22 +217,72 @@ static void host_port(struct sip_buf *b, const char *host, uint16_t port)
 	sip_buf_u32(b, port);
 }
 
-/* Route values of ours at the top: the first one or two values over the Route fields. */
-static void pop_routes(struct edits *es, const struct sip_msg *m, int n)
+#define MAX_VALUES 64
+
+/* Removes the Route values that start at one of @drop (n of them) from every Route field: a
+ * field whose values all go is removed whole; otherwise each run of removed values goes with
+ * the comma that joined it to a kept one, so edits never overlap. */
+static void drop_routes(struct edits *es, const struct sip_msg *m, const char *const *drop,
+                        unsigned n)
 {
-	for (unsigned i = 0; i < m->nhdrs && n > 0; i++) {
+	for (unsigned i = 0; i < m->nhdrs; i++) {
 		const struct sip_hdr *h = &m->hdrs[i];
-		struct mr_str cur, v;
+		struct mr_str cur, v[MAX_VALUES];
+		bool gone[MAX_VALUES];
+		unsigned nv = 0, ngone = 0;
 
 		if (h->type != SIP_HDR_ROUTE)
 			continue;
 		cur = h->value;
-		while (n > 0 && sip_value_next(&cur, &v) > 0) {
-			drop_value(es, m, h, v);
-			n--;
+		while (nv < MAX_VALUES && sip_value_next(&cur, &v[nv]) > 0) {
+			gone[nv] = false;
+			for (unsigned k = 0; k < n; k++)
+				gone[nv] |= v[nv].p == drop[k];
+			ngone += gone[nv];
+			nv++;
 		}
-		/* a second value in the same field: dropping both = the whole field */
+		if (!ngone)
+			continue;
+		if (ngone == nv) {
+			edit_add(es, h->off, h->len, (struct mr_str){0}, NULL);
+			continue;
+		}
+		for (unsigned a = 0; a < nv; a++) {
+			unsigned b = a;
+			uint32_t from, to;
+
+			if (!gone[a])
+				continue;
+			while (b + 1 < nv && gone[b + 1])
+				b++;
+			if (a == 0) { /* "v.., next" -> "next" */
+				from = off_of(m, v[0]);
+				to = off_of(m, v[b + 1]);
+			} else { /* "prev, v.." -> "prev" */
+				from = off_of(m, v[a - 1]) + v[a - 1].len;
+				to = off_of(m, v[b]) + v[b].len;
+			}
+			edit_add(es, from, to - from, (struct mr_str){0}, NULL);
+			a = b;
+		}
 	}
+}
+
+/* The first @n Route values, over as many fields as they span, into @out. */
+static unsigned first_routes(const struct sip_msg *m, int n, const char **out)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < m->nhdrs && (int)k < n; i++) {
+		struct mr_str cur, v;
+
+		if (m->hdrs[i].type != SIP_HDR_ROUTE)
+			continue;
+		cur = m->hdrs[i].value;
+		while ((int)k < n && sip_value_next(&cur, &v) > 0)
+			out[k++] = v.p;
+	}
+	return k;
 }
 
 void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
@@ -280,8 +296,10 @@ void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const
 	const char *tp = d->next_tp == SIP_TP_TCP ? "TCP" : "UDP";
 	bool rr_wanted;
 
-	/* start line: the R-URI replaced for strict routing */
-	if (d->new_ruri.len)
+	/* start line: the R-URI replaced (§16.4 target, or the strict router next) */
+	if (d->strict_next && d->strict_uri.len)
+		edit_add(&es, off_of(m, m->ruri), m->ruri.len, d->strict_uri, NULL);
+	else if (d->new_ruri.len)
 		edit_add(&es, off_of(m, m->ruri), m->ruri.len, d->new_ruri, NULL);
 	/* our Via, first of the header fields */
 	sip_buf_init(&vb, via, sizeof(via));
@@ -307,8 +325,7 @@ void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const
 		edit_add(&es, at >= 0 ? m->hdrs[at].off : first_hdr, 0, mr_str_make(rr, rb.len),
 		         NULL);
 	}
-	if (d->pop_route)
-		pop_routes(&es, m, d->pop_route);
+
 	/* Max-Forwards */
 	if (m->h[SIP_HDR_MAX_FORWARDS] >= 0) {
 		const struct sip_hdr *h = &m->hdrs[m->h[SIP_HDR_MAX_FORWARDS]];
@@ -316,26 +333,31 @@ void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const
 		snprintf(mf, sizeof(mf), "%d", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
 		edit_add(&es, off_of(m, h->value), h->value.len, mr_str_c(mf), NULL);
 	} else {
-		edit_add(&es, end_hdrs, 0, MR_STR_LIT("Max-Forwards: 69\r\n"), NULL);
+		edit_add(&es, end_hdrs, 0, MR_STR_LIT("Max-Forwards: 70\r\n"), NULL);
 	}
 	/* our realm's credentials are consumed (§22.3: not the others) */
 	if (d->authz_hdr >= 0)
 		edit_add(&es, m->hdrs[d->authz_hdr].off, m->hdrs[d->authz_hdr].len,
 		         (struct mr_str){0}, NULL);
-	/* the Route value now in the R-URI goes (§16.4, §16.6 step 6); before a strict router the
-	 * old R-URI becomes the last Route */
-	if (d->new_ruri.len) {
-		struct mr_str r = d->last_route_drop;
+	/* Route values that go: ours on top, the one moved into the R-URI by §16.4, the strict
+	 * router's own; all in one pass so that edits on one field never overlap */
+	{
+		const char *drop[4];
+		unsigned nd = first_routes(m, d->pop_route < 2 ? d->pop_route : 2, drop);
 
-		for (unsigned i = 0; i < m->nhdrs && r.p; i++)
-			if (m->hdrs[i].type == SIP_HDR_ROUTE && r.p >= m->hdrs[i].value.p &&
-			    r.p < m->hdrs[i].value.p + m->hdrs[i].value.len)
-				drop_value(&es, m, &m->hdrs[i], r);
-		if (d->strict_next) {
-			snprintf(strict, sizeof(strict), "Route: <%.*s>\r\n", (int)m->ruri.len,
-			         m->ruri.p);
-			edit_add(&es, end_hdrs, 0, mr_str_c(strict), NULL);
-		}
+		if (d->last_route_drop.p)
+			drop[nd++] = d->last_route_drop.p;
+		if (d->strict_next && d->strict_drop.p)
+			drop[nd++] = d->strict_drop.p;
+		if (nd)
+			drop_routes(&es, m, drop, nd);
+	}
+	if (d->strict_next && d->strict_drop.p) {
+		struct mr_str prev = d->new_ruri.len ? d->new_ruri : m->ruri;
+
+		/* §16.6 step 6: the Request-URI it replaced becomes the last Route */
+		snprintf(strict, sizeof(strict), "Route: <%.*s>\r\n", (int)prev.len, prev.p);
+		edit_add(&es, end_hdrs, 0, mr_str_c(strict), NULL);
 	}
 	/* a stream needs Content-Length (§18.3) */
 	if (d->next_tp == SIP_TP_TCP && m->h[SIP_HDR_CONTENT_LENGTH] < 0) {
@@ -366,7 +388,8 @@ static bool via_is_ours(const struct sip_proxy_cfg *cfg, const struct sip_via *v
 
 static int via_dest(const struct sip_via *v, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct mr_str h = v->received.len ? v->received : v->host;
+	/* §18.2.2: maddr first, then received, then sent-by */
+	struct mr_str h = v->maddr.len ? v->maddr : v->received.len ? v->received : v->host;
 	char ip[64];
 	uint16_t port = v->port ? v->port : 5060;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
@@ -378,7 +401,7 @@ static int via_dest(const struct sip_via *v, struct sockaddr_storage *ss, sockle
 	}
 	if (mr_str_copy_to(h, ip, sizeof(ip)))
 		return -EINVAL;
-	if (v->rport.len) {
+	if (v->rport.len && !v->maddr.len) {
 		unsigned long p = 0;
 
 		for (uint32_t i = 0; i < v->rport.len; i++) {

@@ -162,10 +162,13 @@ static int request_line(struct sip_msg *m, const char *p, const char *e)
 	const char *q = p, *u, *sp;
 	int rc;
 
+	m->request = true;
 	while (q < e && sip_is(*q, SIP_C_TOKEN))
 		q++;
 	if (q == p || q == e || *q != ' ')
 		return -EBADMSG;
+	m->method_name = span(p, q);
+	m->method = sip_method_parse(m->method_name);
 	u = q + 1;
 	sp = memchr(u, ' ', (size_t)(e - u));
 	if (!sp || sp == u)
@@ -173,9 +176,6 @@ static int request_line(struct sip_msg *m, const char *p, const char *e)
 	rc = version_check(sp + 1, e);
 	if (rc == -EBADMSG)
 		return rc;
-	m->request = true;
-	m->method_name = span(p, q);
-	m->method = sip_method_parse(m->method_name);
 	m->ruri = span(u, sp);
 	if (sip_uri_parse(m->ruri, &m->ruri_p))
 		return -EBADMSG;
@@ -328,10 +328,6 @@ static int headers_parse(struct sip_msg *m, const char **pp, const char *end, in
 	for (;;) {
 		if (p >= end)
 			return HDRS_NEED_MORE;
-		if (*p == '\n') {
-			p++;
-			break;
-		}
 		if (*p == '\r') {
 			if (end - p < 2)
 				return HDRS_NEED_MORE;
@@ -351,10 +347,17 @@ static int headers_parse(struct sip_msg *m, const char **pp, const char *end, in
 			return -EBADMSG; /* no name (continuation of the start line), no colon */
 		/* the field ends at the LF not followed by SP/HTAB (continuation lines) */
 		lf = memchr(colon, '\n', (size_t)(end - colon));
-		while (lf && lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'))
+		for (;;) {
+			if (!lf)
+				return HDRS_NEED_MORE;
+			if (lf[-1] != '\r')
+				return -EBADMSG; /* bare LF: others would split the line there */
+			if (lf + 1 >= end)
+				return HDRS_NEED_MORE;
+			if (lf[1] != ' ' && lf[1] != '\t')
+				break;
 			lf = memchr(lf + 2, '\n', (size_t)(end - lf - 2));
-		if (!lf || lf + 1 >= end)
-			return HDRS_NEED_MORE;
+		}
 		for (v = colon + 1; v < lf && sip_is(*v, SIP_C_WS); v++)
 			;
 		for (ve = lf; ve > v && sip_is(ve[-1], SIP_C_WS); ve--)
@@ -443,21 +446,25 @@ int sip_parse(struct sip_msg *m, const char *buf, uint32_t len, bool stream)
 	lf = memchr(p, '\n', avail);
 	if (!lf)
 		return need_more(stream, avail);
-	le = (lf > p && lf[-1] == '\r') ? lf - 1 : lf;
+	if (lf == p || lf[-1] != '\r')
+		return -EBADMSG;
+	le = lf - 1;
 	if (le - p >= 4 && name_is(p, "sip", 3) && p[3] == '/') /* '/' is not a token char */
 		rc = status_line(m, p, le);
 	else
 		rc = request_line(m, p, le);
-	if (rc == -EBADMSG)
+	/* a datagram goes on to fill the slots of the 400 or 505 (RFC 4475 lwsstart, badvers);
+	 * a stream that does not start with a message is not worth waiting for */
+	if (rc == -EBADMSG && stream)
 		return rc;
-	err = rc; /* 0 or -EPROTONOSUPPORT: go on to fill the slots of the 505 */
+	err = rc;
 	p = lf + 1;
 
 	rc = headers_parse(m, &p, end, &err);
 	if (rc < 0)
-		return rc;
+		return err ? err : rc;
 	if (rc == HDRS_NEED_MORE)
-		return need_more(stream, avail);
+		return (err && !stream) ? err : need_more(stream, avail);
 	m->body_off = (uint32_t)(p - m->buf);
 	if (!err && !mandatory_present(m))
 		err = -EBADMSG;

@@ -37,10 +37,32 @@ void sip_proxy_to_tag(const struct sip_proxy_cfg *cfg, const struct sip_msg *m, 
 	out[20] = '\0';
 }
 
+/* The part of the branch that names where the request goes (§16.6 step 8), without the Vias
+ * and Routes that each hop changes. */
+static uint32_t loop_hash(const struct sip_msg *m)
+{
+	XXH3_state_t st;
+	char num[12];
+	int n = snprintf(num, sizeof(num), "%u", m->cseq);
+
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, m->ruri.p, m->ruri.len);
+	XXH3_64bits_update(&st, m->call_id.p, m->call_id.len);
+	XXH3_64bits_update(&st, m->from.tag.p, m->from.tag.len);
+	XXH3_64bits_update(&st, "\0", 1);
+	XXH3_64bits_update(&st, m->to.tag.p, m->to.tag.len);
+	XXH3_64bits_update(&st, num, (size_t)n);
+	for (unsigned i = 0; i < m->nhdrs; i++)
+		if (m->hdrs[i].type == SIP_HDR_PROXY_REQUIRE)
+			XXH3_64bits_update(&st, m->hdrs[i].value.p, m->hdrs[i].value.len);
+	return (uint32_t)XXH3_64bits_digest(&st);
+}
+
 void sip_proxy_branch(const struct sip_msg *m, char *out)
 {
 	const struct sip_via *v = &m->via[0];
 	XXH3_state_t st;
+	char loop[17];
 
 	XXH3_64bits_reset(&st);
 	if (m->nvia && v->branch.len > 7 && memcmp(v->branch.p, "z9hG4bK", 7) == 0) {
@@ -63,7 +85,9 @@ void sip_proxy_branch(const struct sip_msg *m, char *out)
 	}
 	memcpy(out, "z9hG4bK", 7);
 	hex64(out + 7, XXH3_64bits_digest(&st));
-	out[23] = '\0';
+	hex64(loop, loop_hash(m));
+	memcpy(out + 23, loop + 8, 8);
+	out[SIP_BRANCH_LEN] = '\0';
 }
 
 /* ---- addresses ------------------------------------------------------------------------------ */
@@ -73,16 +97,16 @@ int sip_cidr_parse(const char *s, struct sip_cidr *c)
 	char ip[64];
 	const char *slash = strchr(s, '/');
 	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&c->net;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->net;
-	unsigned max;
-	char *end;
+	struct sip_cidr r;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&r.net;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&r.net;
+	unsigned max, bits = 0;
 
 	if (n == 0 || n >= sizeof(ip))
 		return -EINVAL;
 	memcpy(ip, s, n);
 	ip[n] = '\0';
-	memset(c, 0, sizeof(*c));
+	memset(&r, 0, sizeof(r));
 	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		max = 32;
@@ -92,14 +116,22 @@ int sip_cidr_parse(const char *s, struct sip_cidr *c)
 	} else {
 		return -EINVAL;
 	}
-	c->bits = max;
-	if (slash) {
-		unsigned long b = strtoul(slash + 1, &end, 10);
+	r.bits = max;
+	if (slash) { /* decimal digits only: no sign, no blanks */
+		const char *d = slash + 1;
 
-		if (*end || slash[1] == '\0' || b > max)
+		if (*d == '\0' || strlen(d) > 3)
 			return -EINVAL;
-		c->bits = (unsigned)b;
+		for (; *d; d++) {
+			if (*d < '0' || *d > '9')
+				return -EINVAL;
+			bits = bits * 10 + (unsigned)(*d - '0');
+		}
+		if (bits > max)
+			return -EINVAL;
+		r.bits = bits;
 	}
+	*c = r; /* only on success */
 	return 0;
 }
 
@@ -225,7 +257,8 @@ static void reply(struct sip_decision *d, unsigned code, const char *why)
 
 /* Route values in wire order: the first (and second) for popping, the last for strict routers. */
 struct routes {
-	struct mr_str v[3]; /* first, second, last */
+	struct mr_str v[3]; /* the first three */
+	struct mr_str last;
 	unsigned n;
 };
 
@@ -239,9 +272,9 @@ static void collect_routes(const struct sip_msg *m, struct routes *r)
 			continue;
 		cur = m->hdrs[i].value;
 		while (sip_value_next(&cur, &x) > 0) {
-			if (r->n < 2)
+			if (r->n < 3)
 				r->v[r->n] = x;
-			r->v[2] = x;
+			r->last = x;
 			r->n++;
 		}
 	}
@@ -260,7 +293,7 @@ static bool route_is_ours(const struct sip_proxy_cfg *cfg, struct mr_str v)
 static bool validate(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
                      struct sip_decision *d)
 {
-	char branch[24];
+	char branch[SIP_BRANCH_LEN + 1];
 
 	if (!mr_str_ieq(m->ruri_p.scheme, MR_STR_LIT("sip")) &&
 	    !mr_str_ieq(m->ruri_p.scheme, MR_STR_LIT("sips"))) {
@@ -271,7 +304,8 @@ static bool validate(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 		reply(d, 483, "Max-Forwards is 0");
 		return true;
 	}
-	/* a loop: a Via of ours carrying the branch we would give this very request */
+	/* a loop: a Via of ours whose branch carries the loop part this very request would get
+	 * (same target and dialog fields); another loop part means a spiral (§16.3 step 4) */
 	sip_proxy_branch(m, branch);
 	for (unsigned i = 0; i < m->nvia; i++) {
 		const struct sip_via *v = &m->via[i];
@@ -282,7 +316,8 @@ static bool validate(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 			h.len -= 2;
 		}
 		if (mr_str_ieq(h, mr_str_c(cfg->host)) && (v->port ? v->port : 5060) == cfg->port &&
-		    mr_str_eq(v->branch, mr_str_c(branch))) {
+		    v->branch.len == SIP_BRANCH_LEN &&
+		    memcmp(v->branch.p + 23, branch + 23, 8) == 0) {
 			reply(d, 482, "loop detected");
 			return true;
 		}
@@ -306,15 +341,15 @@ static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 	int ret;
 
 	if ((unsigned)d->pop_route < nroutes) {
-		struct mr_str top = r->v[d->pop_route < 2 ? d->pop_route : 2];
+		struct mr_str top = r->v[d->pop_route]; /* pop_route <= 2: the first left */
 
 		if (sip_nameaddr_parse(top, &na) || sip_uri_parse(na.uri, &u)) {
 			reply(d, 400, "bad Route");
 			return;
 		}
 		if (!u.lr) { /* strict router next: it gets the route in its R-URI */
-			d->new_ruri = na.uri;
-			d->last_route_drop = top;
+			d->strict_uri = na.uri;
+			d->strict_drop = top;
 			d->strict_next = true;
 		}
 		d->next_tp = uri_tp(&u);
@@ -378,10 +413,10 @@ int sip_proxy_route(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 	if (uri_is_ours(cfg, &m->ruri_p) && r.n) {
 		struct sip_nameaddr na;
 
-		if (sip_nameaddr_parse(r.v[2], &na) == 0 && sip_uri_parse(na.uri, &target) == 0) {
+		if (sip_nameaddr_parse(r.last, &na) == 0 && sip_uri_parse(na.uri, &target) == 0) {
 			/* the last Route is the real target: it becomes the R-URI */
 			d->new_ruri = na.uri;
-			d->last_route_drop = r.v[2];
+			d->last_route_drop = r.last;
 			nroutes--;
 		}
 	}

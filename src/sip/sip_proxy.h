@@ -52,7 +52,7 @@ struct sip_rcv {
 
 struct sip_route { /* route table: requests for @domain go to @addr:@port */
 	char domain[128];
-	char addr[48];
+	char addr[64];
 	uint16_t port;
 	enum sip_transport tp;
 };
@@ -97,9 +97,12 @@ struct sip_decision {
 	enum sip_transport next_tp;
 	/* how to rewrite the request */
 	int pop_route;                 /* Route values of ours to remove from the top (0..2) */
-	struct mr_str new_ruri;        /* strict-router compatibility: replaces the Request-URI */
-	struct mr_str last_route_drop; /* the Route value moved to the R-URI */
-	bool strict_next; /* next hop is a strict router: old R-URI appended as last Route */
+	struct mr_str new_ruri;        /* §16.4: the last Route (the real target) as R-URI */
+	struct mr_str last_route_drop; /* ...and that Route value, removed */
+	bool strict_next;              /* next hop is a strict router (§16.6 step 6): */
+	struct mr_str strict_uri;      /* its URI becomes the Request-URI, */
+	struct mr_str strict_drop;     /* its Route value goes, and the previous R-URI is */
+	                               /* appended as the last Route */
 	bool in_dialog;
 	/* credentials for our realm (SIP_V_AUTH) */
 	int authz_hdr; /* index of the Proxy-Authorization for our realm, -1 none */
@@ -116,8 +119,13 @@ int sip_proxy_route(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 /* Deterministic To-tag for our local responses to @m, so the ACK of a 407 is recognised
  * statelessly. Writes 20 chars + NUL. */
 void sip_proxy_to_tag(const struct sip_proxy_cfg *cfg, const struct sip_msg *m, char *out);
-/* Branch of our Via for @m (§16.11): a retransmission gets the same one. Writes "z9hG4bK" +
- * 16 hex + NUL (24 bytes). */
+#define SIP_BRANCH_LEN 31 /* "z9hG4bK" + 16 hex (transaction) + 8 hex (loop detection) */
+
+/* Branch of our Via for @m (§16.11): a retransmission gets the same one. "z9hG4bK", 16 hex of
+ * the transaction, then 8 hex of the fields that decide where the request goes (§16.6 step 8:
+ * Request-URI, Call-ID, tags, CSeq number, Proxy-Require), so that a request coming back with
+ * the same loop part is a loop (482) and one with another is a spiral. Writes
+ * SIP_BRANCH_LEN chars + NUL. */
 void sip_proxy_branch(const struct sip_msg *m, char *out);
 
 /* ---- builders ------------------------------------------------------------------------------- */
@@ -129,9 +137,10 @@ void sip_build_response(struct sip_buf *b, const struct sip_msg *m, const struct
                         unsigned code, const char *reason, struct mr_str to_tag,
                         struct mr_str extra);
 
-/* The request forwarded: our Via on top (host:port of @cfg, transport @d->next_tp, @branch),
- * received/rport on the previous top Via, Record-Route when configured, our Route values
- * popped, Max-Forwards decremented (70 added when absent), the Proxy-Authorization at
+/* The request forwarded: our Via on top (host:port of @cfg, transport @d->next_tp, @branch: the
+ * branch value, optionally followed by ";params" of ours), received/rport on the previous top
+ * Via, Record-Route when configured, our Route values popped, Max-Forwards decremented (70
+ * added when absent, §16.6 step 3), the Proxy-Authorization at
  * d->authz_hdr removed, Content-Length written when the next hop is a stream, the body. */
 void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
                        const struct sip_rcv *rcv, const struct sip_decision *d, const char *branch);

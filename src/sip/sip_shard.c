@@ -228,7 +228,8 @@ static void forward(struct sip_shard *sh, const struct sip_msg *m, const struct 
 	/* a request that came over TCP: its connection's id rides in our Via, so the response
 	 * finds the way back without state (§18.2.2: same connection) */
 	if (tc)
-		snprintf(branch + 23, sizeof(branch) - 23, ";mc=%u", tc->id);
+		snprintf(branch + SIP_BRANCH_LEN, sizeof(branch) - SIP_BRANCH_LEN, ";mc=%u",
+		         tc->id);
 	if (!out_begin(sh, &o, d->next_tp, &d->next, d->next_len, NULL, m->len + OUT_EXTRA))
 		return;
 	sip_build_forward(&o.b, sh->cfg->px, m, rcv, d, branch);
