@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -48,6 +49,12 @@ struct pend_table {
 	uint32_t nslab;
 	uint32_t free_head; /* slab index + 1 */
 };
+
+/* The rules in force: one acquire load, pairs with the release store of a reload. */
+static inline const struct sip_proxy_cfg *px_of(const struct sip_shard *sh)
+{
+	return atomic_load_explicit(&sh->cfg->px, memory_order_acquire);
+}
 
 static struct pend_table *ptab(struct sip_shard *sh)
 {
@@ -203,7 +210,7 @@ static void reply(struct sip_shard *sh, const struct sip_msg *m, const struct si
 	if (rcv->tp == SIP_TP_TCP && !tc)
 		return; /* its connection is gone */
 	reply_dest(m, rcv, &to, &tolen);
-	sip_proxy_to_tag(sh->cfg->px, m, tag);
+	sip_proxy_to_tag(px_of(sh), m, tag);
 	if (!out_begin(sh, &o, rcv->tp, &to, tolen, tc, m->len + extra.len + 512))
 		return;
 	sip_build_response(&o.b, m, rcv, code, reason, mr_str_c(tag), extra);
@@ -232,7 +239,7 @@ static void forward(struct sip_shard *sh, const struct sip_msg *m, const struct 
 		         tc->id);
 	if (!out_begin(sh, &o, d->next_tp, &d->next, d->next_len, NULL, m->len + OUT_EXTRA))
 		return;
-	sip_build_forward(&o.b, sh->cfg->px, m, rcv, d, branch);
+	sip_build_forward(&o.b, px_of(sh), m, rcv, d, branch);
 	out_end(sh, &o);
 	sh->st.fwd_requests++;
 }
@@ -360,7 +367,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	req = req_get(sh);
 	if (!req)
 		goto fail;
-	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(sh->cfg->px->host), m->call_id,
+	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(px_of(sh)->host), m->call_id,
 	                            m->from.tag);
 	mar.session_id = mr_str_make(sid, ret > 0 ? (size_t)ret : 0);
 	mar.aor = m->method == SIP_M_REGISTER ? m->to.uri : m->ruri;
@@ -496,7 +503,7 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 		break;
 	case DIA_SIPCLI_AUTHORIZED:
 		/* the rules are pure: running them again gives the same next hop and edits */
-		sip_proxy_route(sh->cfg->px, &m, &p->rcv, &d);
+		sip_proxy_route(px_of(sh), &m, &p->rcv, &d);
 		sh->st.authorized++;
 		forward(sh, &m, &p->rcv, tc, &d);
 		break;
@@ -525,7 +532,7 @@ static void on_request(struct sip_shard *sh, const struct sip_msg *m, const stru
 	struct sip_decision d;
 
 	sh->st.rx_requests++;
-	sip_proxy_route(sh->cfg->px, m, rcv, &d);
+	sip_proxy_route(px_of(sh), m, rcv, &d);
 	switch (d.verdict) {
 	case SIP_V_DROP:
 		sh->st.acks_absorbed++;
@@ -584,8 +591,8 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 	}
 	if (!out_begin(sh, &o, tc ? SIP_TP_TCP : SIP_TP_UDP, &next, len, tc, m->len))
 		return;
-	if (sip_proxy_response(&o.b, sh->cfg->px, m, &next, &len, &tp) ||
-	    (!tc && !sip_proxy_allowed(sh->cfg->px, &next))) {
+	if (sip_proxy_response(&o.b, px_of(sh), m, &next, &len, &tp) ||
+	    (!tc && !sip_proxy_allowed(px_of(sh), &next))) {
 		/* not ours, or a next Via we may not send to (RFC 4475 bcast) */
 		sh->st.responses_dropped++;
 		if (!o.b.err)
@@ -742,6 +749,9 @@ static void on_turn(struct io_loop *l, void *arg)
 	struct sip_shard *sh = arg;
 
 	(void)l;
+	atomic_store_explicit(&sh->turns,
+	                      atomic_load_explicit(&sh->turns, memory_order_relaxed) + 1,
+	                      memory_order_release);
 	if (sh->kick) { /* one wake-up of the pool per turn, however many MARs were queued */
 		sh->kick = false;
 		dia_pool_kick(sh->cfg->pool);
@@ -897,4 +907,30 @@ void sip_shard_fini(struct sip_shard *sh)
 		free(t);
 	}
 	sh->pend = NULL;
+}
+
+int sip_shard_set_rules(struct sip_shard *shards, unsigned n, struct sip_shard_cfg *cfg,
+                        const struct sip_proxy_cfg *px, const struct sip_proxy_cfg **old)
+{
+	uint64_t seen[256];
+	unsigned waited = 0;
+
+	if (n > MR_ARRAY_SIZE(seen))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		seen[i] = atomic_load_explicit(&shards[i].turns, memory_order_acquire);
+	*old = atomic_exchange_explicit(&cfg->px, px, memory_order_acq_rel);
+	/* a shard that started a turn before the swap may still hold the old pointer: wait until
+	 * each has begun a new turn (they turn at least once a second, on their timer tick) */
+	for (unsigned i = 0; i < n; i++) {
+		while (atomic_load_explicit(&shards[i].turns, memory_order_acquire) < seen[i] + 2) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+
+			if (++waited > 300)
+				return -ETIMEDOUT;
+			io_loop_wake(&shards[i].loop);
+			nanosleep(&ts, NULL);
+		}
+	}
+	return 0;
 }

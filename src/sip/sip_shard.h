@@ -18,7 +18,9 @@
 #include <stdatomic.h>
 
 struct sip_shard_cfg {
-	const struct sip_proxy_cfg *px;
+	/* the rules' config: replaced as a whole on reload (SIGHUP); shards load it once per
+	 * message, and the old one is freed after every shard has finished a loop turn */
+	_Atomic(const struct sip_proxy_cfg *) px;
 	struct dia_pool *pool;
 	const char *listen_addr;
 	uint16_t listen_port;
@@ -65,6 +67,7 @@ struct sip_shard {
 	bool kick;
 	atomic_bool stop_requested;
 	bool stopping;
+	_Atomic uint64_t turns; /* loop turns done: a reload waits for it to move */
 	struct io_timer stop_timer;
 	pthread_t th;
 	struct sip_shard_stats st;
@@ -79,5 +82,12 @@ int sip_shard_start(struct sip_shard *sh);
 void sip_shard_stop(struct sip_shard *sh);
 void sip_shard_join(struct sip_shard *sh);
 void sip_shard_fini(struct sip_shard *sh);
+
+/* sip_shard_set_rules() : publishes @px for shards[0..n) and returns the previous rules once no
+ * shard can still be using them (each finished a loop turn after the swap; bounded wait of
+ * about 2 s, then -ETIMEDOUT and nothing freed: the caller keeps the old one alive). The caller
+ * frees the returned pointer. Main thread. */
+int sip_shard_set_rules(struct sip_shard *shards, unsigned n, struct sip_shard_cfg *cfg,
+                        const struct sip_proxy_cfg *px, const struct sip_proxy_cfg **old);
 
 #endif
