@@ -62,7 +62,7 @@ static int encode(uint8_t *buf, uint32_t cap, const struct dia_sipcli_mar *mar, 
 	return len;
 }
 
-/* ---- MAR ---------------------------------------------------------------------------------- */
+/* ---- MAR ------------------------------------------------------------------------------------- */
 
 static void test_mar1_valid(void **state)
 {
@@ -185,7 +185,7 @@ static void test_mar_errors(void **state)
 	assert_int_equal(encode(buf, sizeof(buf), &mar, &m), -EINVAL);
 }
 
-/* ---- MAA ---------------------------------------------------------------------------------- */
+/* ---- MAA ------------------------------------------------------------------------------------- */
 
 struct maa_case {
 	uint32_t rc;
@@ -420,7 +420,7 @@ static void test_maa_malformed(void **state)
 	assert_int_equal(r.outcome, DIA_SIPCLI_ERROR);
 }
 
-/* ---- Session-Id ----------------------------------------------------------------------------- */
+/* ---- Session-Id ------------------------------------------------------------------------------ */
 
 static void test_session_id(void **state)
 {

@@ -131,6 +131,7 @@ static int start(struct proxy *p)
 		return ret;
 	p->scfg = (struct sip_shard_cfg){
 	    .px = &p->px,
+	    .origin_host = c->origin_host,
 	    .listen_addr = c->listen_addr,
 	    .listen_port = c->listen_port,
 	    .tcp = c->tcp,

@@ -50,6 +50,8 @@ static inline uint64_t ctr_get(const ctr_t *c)
 struct pool_stats {
 	ctr_t mar_sent, maa_by_class[6], timeouts, failovers, no_peer, cancelled, invalid;
 	ctr_t unknown_answers, inflight, rtt_sum_ns, rtt_count, lat_hist[DIA_POOL_LAT_BUCKETS];
+	ctr_t shard_wakes;
+	_Atomic uint64_t pool_wakes; /* the one counter with many writers (the shards): RMW */
 };
 
 struct pool_peer_stats {
@@ -165,7 +167,7 @@ static void timer_now(struct io_loop *l, struct io_timer *t, io_timer_fn *fn)
 	t->due_ms = l->now_ms;
 }
 
-/* ---- pending table ------------------------------------------------------------------------ */
+/* ---- pending table --------------------------------------------------------------------------- */
 
 static uint32_t tab_home(const struct dia_pool *p, uint32_t hbh)
 {
@@ -225,7 +227,7 @@ static uint32_t hbh_alloc(struct dia_pool *p)
 	return h;
 }
 
-/* ---- timer wheel ---------------------------------------------------------------------------- */
+/* ---- timer wheel ----------------------------------------------------------------------------- */
 
 static void wheel_fire(struct io_loop *l, struct io_timer *t);
 
@@ -262,7 +264,7 @@ static void wheel_del(struct dia_pool *p, struct dia_pool_req *req)
 	req->_p.wheel_next = req->_p.wheel_prev = NULL;
 }
 
-/* ---- handing requests back ---------------------------------------------------------------- */
+/* ---- handing requests back ------------------------------------------------------------------- */
 
 static void batch_fire(struct io_loop *l, struct io_timer *t);
 
@@ -315,7 +317,7 @@ static void detach(struct dia_pool *p, struct dia_pool_req *req)
 		timer_now(&p->loop, &p->batch_timer, batch_fire);
 }
 
-/* ---- sending -------------------------------------------------------------------------------- */
+/* ---- sending --------------------------------------------------------------------------------- */
 
 static bool peer_usable(const struct pool_peer *pp)
 {
@@ -520,8 +522,10 @@ static void batch_fire(struct io_loop *l, struct io_timer *t)
 			continue;
 		sh->wake_due = false;
 		/* seq_cst RMW after the pushes: pairs with the one in dia_pool_poll() */
-		if (!atomic_exchange(&sh->woken, true))
+		if (!atomic_exchange(&sh->woken, true)) {
 			io_loop_wake(sh->loop);
+			ctr_add(&p->st.shard_wakes, 1);
+		}
 	}
 }
 
@@ -594,8 +598,7 @@ static void failover_peer(struct dia_pool *p, struct pool_peer *pp)
 	}
 }
 
-/* ---- peer application callbacks ---------------------------------------------------------------
- */
+/* ---- peer application callbacks -------------------------------------------------------------- */
 
 static unsigned result_class(const struct dia_msg *m)
 {
@@ -688,8 +691,7 @@ static const struct dia_app_ops pool_app_ops = {
     .on_state = pool_on_state,
 };
 
-/* ---- connectors ---------------------------------------------------------------------------------
- */
+/* ---- connectors ------------------------------------------------------------------------------ */
 
 static void maybe_finish(struct dia_pool *p)
 {
@@ -751,7 +753,7 @@ static void connector_fire(struct io_loop *l, struct io_timer *t)
 	ctr_set(&pp->st.state, pc->state);
 }
 
-/* ---- stop ----------------------------------------------------------------------------------- */
+/* ---- stop ------------------------------------------------------------------------------------ */
 
 /* DPAs not in by the deadline: close what is left; a second expiry gives up on closes that
  * never complete (the connections are then leaked, and logged at destroy). */
@@ -818,7 +820,7 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-/* ---- shard side -------------------------------------------------------------------------- */
+/* ---- shard side ------------------------------------------------------------------------------ */
 
 int dia_pool_submit(struct dia_pool *p, unsigned shard, struct dia_pool_req *req)
 {
@@ -850,8 +852,10 @@ void dia_pool_kick(struct dia_pool *p)
 {
 	/* seq_cst RMW after the enqueues: if it reads true, the pool's clearing exchange comes
 	 * later in the flag's order and the drain that follows it sees our requests */
-	if (!atomic_exchange(&p->kicked, true))
+	if (!atomic_exchange(&p->kicked, true)) {
 		io_loop_wake(&p->loop);
+		atomic_fetch_add_explicit(&p->st.pool_wakes, 1, memory_order_relaxed);
+	}
 }
 
 unsigned dia_pool_poll(struct dia_pool *p, unsigned shard, struct dia_pool_req **reqs, unsigned max)
@@ -867,7 +871,7 @@ unsigned dia_pool_poll(struct dia_pool *p, unsigned shard, struct dia_pool_req *
 	return n;
 }
 
-/* ---- readers ------------------------------------------------------------------------------- */
+/* ---- readers --------------------------------------------------------------------------------- */
 
 unsigned dia_pool_usable_peers(const struct dia_pool *p)
 {
@@ -888,6 +892,8 @@ void dia_pool_stats_get(const struct dia_pool *p, struct dia_pool_stats *o)
 	o->invalid = ctr_get(&s->invalid);
 	o->unknown_answers = ctr_get(&s->unknown_answers);
 	o->inflight = ctr_get(&s->inflight);
+	o->pool_wakes = ctr_get(&s->pool_wakes);
+	o->shard_wakes = ctr_get(&s->shard_wakes);
 	o->rtt_sum_ns = ctr_get(&s->rtt_sum_ns);
 	o->rtt_count = ctr_get(&s->rtt_count);
 	for (unsigned i = 0; i < DIA_POOL_LAT_BUCKETS; i++)
@@ -926,7 +932,7 @@ int dia_pool_encode_mar(const struct dia_pool *p, struct dia_pool_req *req,
 	return len;
 }
 
-/* ---- life cycle ---------------------------------------------------------------------------- */
+/* ---- life cycle ------------------------------------------------------------------------------ */
 
 /* "ip:port" or "[ip6]:port" into @pp->ss. */
 static int peer_addr(struct pool_peer *pp, const char *text)

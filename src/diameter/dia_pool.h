@@ -99,6 +99,8 @@ struct dia_pool_stats {
 	uint64_t invalid;         /* returned -EINVAL or -EMSGSIZE */
 	uint64_t unknown_answers; /* hop-by-hop not pending on that peer (late, after failover) */
 	uint64_t inflight;        /* gauge: sent and not yet answered */
+	uint64_t pool_wakes;      /* eventfd writes by dia_pool_kick() (not one per request) */
+	uint64_t shard_wakes;     /* eventfd writes to shard loops (not one per answer) */
 	uint64_t rtt_sum_ns, rtt_count;
 	uint64_t lat_hist[DIA_POOL_LAT_BUCKETS]; /* bucket i: rtt <= dia_pool_lat_bound_us(i) */
 };

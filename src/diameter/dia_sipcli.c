@@ -14,7 +14,7 @@ enum {
 	SIP_AUTH_SCHEME_DIGEST = 0,           /* RFC 4740 §9.5.1, the only value */
 };
 
-/* ---- MAR ---------------------------------------------------------------------------------- */
+/* ---- MAR ------------------------------------------------------------------------------------- */
 
 static void put_opt(struct dia_enc *e, uint32_t code, struct mr_str s)
 {
@@ -73,7 +73,7 @@ int dia_sipcli_encode_mar(struct dia_enc *e, const struct dia_ident *id, struct 
 	return dia_enc_finish(e);
 }
 
-/* ---- MAA ---------------------------------------------------------------------------------- */
+/* ---- MAA ------------------------------------------------------------------------------------- */
 
 const char *dia_sipcli_outcome_name(enum dia_sipcli_outcome o)
 {
@@ -281,7 +281,7 @@ int dia_sipcli_decode_maa(const struct dia_msg *maa, struct dia_sipcli_result *r
 	return 0;
 }
 
-/* ---- Session-Id ----------------------------------------------------------------------------- */
+/* ---- Session-Id ------------------------------------------------------------------------------ */
 
 int dia_sipcli_session_id(char *out, size_t cap, struct mr_str origin_host, struct mr_str call_id,
                           struct mr_str from_tag)

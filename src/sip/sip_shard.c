@@ -367,7 +367,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	req = req_get(sh);
 	if (!req)
 		goto fail;
-	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(px_of(sh)->host), m->call_id,
+	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(sh->cfg->origin_host), m->call_id,
 	                            m->from.tag);
 	mar.session_id = mr_str_make(sid, ret > 0 ? (size_t)ret : 0);
 	mar.aor = m->method == SIP_M_REGISTER ? m->to.uri : m->ruri;

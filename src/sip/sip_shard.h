@@ -22,6 +22,7 @@ struct sip_shard_cfg {
 	 * message, and the old one is freed after every shard has finished a loop turn */
 	_Atomic(const struct sip_proxy_cfg *) px;
 	struct dia_pool *pool;
+	const char *origin_host; /* our Diameter identity: Session-Ids start with it */
 	const char *listen_addr;
 	uint16_t listen_port;
 	bool tcp;

@@ -1,3 +1,236 @@
-#!/bin/sh
-# placeholder until the test lands
-exit 77
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# relay.sh - RFC 4740 §6.4 Figure 4 through a real Diameter relay agent:
+#   SIPp UAC -> mara-proxy (proxy.test, Destination-Realm example.com)
+#            -> freeDiameterd "relay.test" (realm test; relays by Destination-Realm)
+#            -> mara-aaa "aaa.test" (Origin-Realm example.com, the realm the MARs name)
+#   and mara-proxy -> SIPp UAS for the authorized INVITEs.
+# freeDiameterd: no application of its own (it advertises Relay), dict_sip, dbg_msg_dumps (every
+# message dumped), acl_wl "ALLOW_IPSEC *.test" (mara-proxy connects to it, no TLS), ConnectPeer
+# to mara-aaa (No_TLS), bind_lo.c LD_PRELOAD shim (listens on 127.0.0.1 only).
+# Asserts:
+#   1. the relay opens both peers; mara-proxy opens relay.test
+#   2. 100 calls (tests/sipp/uac_auth.xml, alice / alice-secret) all succeed, the UAS sees 100
+#   3. mara-aaa's totals: mar = 200, challenges = 100, authorized = 100, nothing refused
+#   4. mara-proxy's totals: mar = 200, challenges = 100, authorized = 100, no 500/503, no pool
+#      timeouts, left_pending=0; exit 0 on SIGTERM
+#   5. freeDiameter's dumps: 200 Multimedia-Auth-Request received from proxy.test and sent to
+#      aaa.test (with a Route-Record naming proxy.test), 200 Multimedia-Auth-Answer received from
+#      aaa.test and sent to proxy.test, 100 of them 2006
+#      (DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED) with SIP-Authentication-Info and 100 2008
+#      (..._AUTH_SENT_SERVER_NOT_STORED) with SIP-Auth-Data-Item / SIP-Authenticate;
+#      every MAR's Session-Id begins with "proxy.test;" (RFC 6733 §8.8)
+# Loopback only; every process stopped by PID; bounded waits and SIPp runs.
+# Exit: 0 pass, 1 fail, 77 skip (sipp, freeDiameterd, openssl, cc or a .fdx missing).
+set -u
+. "$(dirname "$0")/lib.sh"
+PROXY=$BUILD/mara-proxy
+SCN=$SRC/tests/sipp
+FD_EXT=${FD_EXT:-/usr/lib/freeDiameter}
+SHIM_SRC=${SHIM_SRC:-/work/shared/peers/freediameter/bind_lo.c}
+CALLS=${RELAY_CALLS:-100}
+
+for p in sipp freeDiameterd openssl cc; do
+	command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 77; }
+done
+for f in "$FD_EXT/dict_sip.fdx" "$FD_EXT/dbg_msg_dumps.fdx" "$FD_EXT/acl_wl.fdx" "$SHIM_SRC"; do
+	[ -r "$f" ] || { echo "skip: $f not found"; exit 77; }
+done
+
+dump() {
+	local f
+	for f in "$@"; do
+		echo "# ----- $f"
+		tail -n "${DUMP_LINES:-40}" "$f" 2>/dev/null | sed 's/^/# /'
+	done
+}
+bail() {
+	nok "$*"
+	dump "$W/aaa.log" "$W/proxy.log" "$W/relay.log" "$W/calls.screen" "$W/calls.out"
+	exit 1
+}
+total() { grep 'msg="totals"' "$2" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
+
+PA=$(free_port) || exit 1
+PF=$(free_port) || exit 1
+PS=$(free_port) || exit 1
+PU=$(free_port) || exit 1
+
+# ---- mara-aaa: Origin-Realm example.com, the realm the relay routes to ------------------------------
+cat >"$W/aaa.conf" <<EOF
+log = { level = "info"; };
+aaa = {
+  listen = "127.0.0.1:$PA";
+  origin_host = "aaa.test";
+  origin_realm = "example.com";
+  threads = 2;
+  nonce_secret = "$SECRET";
+  realm = "example.com";
+  users = "$SRC/deploy/demo/users";
+};
+EOF
+"$AAA" -c "$W/aaa.conf" >"$W/aaa.log" 2>&1 &
+AAA_PID=$!
+PIDS+=("$AAA_PID")
+wait_for "$W/aaa.log" 'mara-aaa ready' 5 || bail "mara-aaa did not start"
+
+# ---- freeDiameterd relay.test ----------------------------------------------------------------------
+cc -O2 -shared -fPIC -o "$W/bind_lo.so" "$SHIM_SRC" -ldl 2>"$W/cc.log" || bail "cannot build bind_lo.so"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=relay.test \
+	-keyout "$W/relay.key" -out "$W/relay.crt" >"$W/openssl.log" 2>&1 || bail "openssl"
+echo "ALLOW_IPSEC *.test" >"$W/acl_wl.conf"
+cat >"$W/relay.conf" <<EOF
+Identity = "relay.test";
+Realm = "test";
+Port = $PF;
+SecPort = 0;
+No_SCTP;
+No_IPv6;
+TcTimer = 6;
+TwTimer = 30;
+ThreadsPerServer = 2;
+AppServThreads = 2;
+TLS_Cred = "$W/relay.crt", "$W/relay.key";
+TLS_CA = "$W/relay.crt";
+LoadExtension = "$FD_EXT/dict_sip.fdx";
+LoadExtension = "$FD_EXT/dbg_msg_dumps.fdx" : "0x0080";
+LoadExtension = "$FD_EXT/acl_wl.fdx" : "$W/acl_wl.conf";
+ConnectPeer = "aaa.test" { ConnectTo = "127.0.0.1"; Port = $PA; No_TLS; No_SCTP; };
+EOF
+LD_PRELOAD="$W/bind_lo.so" freeDiameterd -c "$W/relay.conf" >"$W/relay.log" 2>&1 &
+FD_PID=$!
+PIDS+=("$FD_PID")
+if wait_for "$W/relay.log" "'STATE_OPEN'	'aaa.test'" 15; then
+	ok "freeDiameter relay.test opened aaa.test (realm example.com)"
+else
+	bail "freeDiameter relay.test did not open aaa.test within 15 s"
+fi
+listen=$(ss -Hltn "sport = :$PF" | awk '{print $4}' | sort -u | tr '\n' ' ')
+check "freeDiameterd listens on 127.0.0.1:$PF only (${listen% })" test "${listen% }" = "127.0.0.1:$PF"
+
+# ---- mara-proxy: its one Diameter peer is the relay ------------------------------------------------------
+cat >"$W/proxy.conf" <<EOF
+log = { level = "info"; };
+proxy = {
+  listen = "127.0.0.1:$PS";
+  threads = 2;
+  realm = "example.com";
+  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
+  origin_host = "proxy.test";
+  origin_realm = "test";
+  destination_realm = "example.com";
+  aaa_peers = ( { host = "relay.test"; address = "127.0.0.1:$PF"; } );
+  diameter_timeout_ms = 2000;
+};
+EOF
+"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
+PROXY_PID=$!
+PIDS+=("$PROXY_PID")
+wait_for "$W/proxy.log" 'mara-proxy ready' 5 || bail "mara-proxy did not start"
+if wait_for "$W/proxy.log" 'msg="peer open".*peer=relay.test' 10 &&
+	wait_for "$W/relay.log" "'STATE_OPEN'	'proxy.test'" 10; then
+	ok "mara-proxy and relay.test opened each other"
+else
+	bail "mara-proxy did not open relay.test"
+fi
+
+# ---- SIPp ---------------------------------------------------------------------------------------------
+sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 90s -m "$CALLS" \
+	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
+UAS_PID=$!
+PIDS+=("$UAS_PID")
+sleep 0.3
+t0=$SECONDS
+if timeout 90 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m "$CALLS" \
+	-key rdomain "127.0.0.1:$PS" -s service -au alice -ap alice-secret -r 50 -l 200 \
+	-timeout 60s -timeout_error -trace_screen -screen_file "$W/calls.screen" \
+	>"$W/calls.out" 2>&1; then
+	ok "$CALLS authenticated calls through the relay: all succeeded ($((SECONDS - t0)) s)"
+else
+	nok "$CALLS authenticated calls through the relay"
+	tail -n 40 "$W/calls.screen" "$W/calls.out"
+fi
+succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
+for _ in $(seq 50); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
+n=$(succ "$W/uas.screen")
+check "the UAS saw exactly the $CALLS calls (${n:-?})" test "${n:-0}" -eq "$CALLS"
+
+# ---- totals -----------------------------------------------------------------------------------------
+check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
+L=$W/proxy.log
+grep 'msg="totals"' "$L" | sed 's/^/# /'
+for kv in "mar=$((2 * CALLS))" "challenges=$CALLS" "authorized=$CALLS" refused=0 err_500=0 \
+	no_peer_503=0 pool_timeouts=0 left_pending=0; do
+	v=$(total "${kv%=*}" "$L")
+	check "mara-proxy totals: $kv (got ${v:-?})" test "${v:-x}" = "${kv#*=}"
+done
+check "mara-aaa exits 0 on SIGTERM" stop_ok "$AAA_PID"
+L=$W/aaa.log
+grep 'msg="totals"' "$L" | sed 's/^/# /'
+for kv in "mar=$((2 * CALLS))" "challenges=$CALLS" "authorized=$CALLS" bad_response=0 replayed=0 \
+	forged_nonce=0 unknown_user=0 invalid=0 framing_errors=0; do
+	v=$(total "${kv%=*}" "$L")
+	check "mara-aaa totals: $kv (got ${v:-?})" test "${v:-x}" = "${kv#*=}"
+done
+check "no sanitizer report in mara's logs" \
+	test "$(grep -lE 'runtime error|Sanitizer' "$W/proxy.log" "$W/aaa.log" | wc -l)" -eq 0
+check "mara-aaa's only peer was relay.test" \
+	test "$(grep -o 'msg="peer open".*peer=[^ ]*' "$L" | grep -o 'peer=[^ ]*$' | sort -u)" = \
+	"peer=relay.test"
+
+# ---- what freeDiameter relayed ----------------------------------------------------------------------------
+kill -TERM "$FD_PID"
+for _ in $(seq 100); do kill -0 "$FD_PID" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$FD_PID" 2>/dev/null
+# one line per dumped message: "SND to 'peer': | 'Command-Name' | ... | AVP: ... | ..."
+sed 's/^[0-9:]*  *//' "$W/relay.log" | awk '
+	/^NOTI   (SND to|RCV from) \047/ { if (b != "") print b; b = $0; next }
+	b != "" && /^NOTI      / { sub(/^NOTI +/, ""); b = b " | " $0; next }
+	{ if (b != "") print b; b = "" }
+	END { if (b != "") print b }' >"$W/relay.msgs"
+# count DIR PEER CMD [PATTERN...]
+count() {
+	local dir=$1 peer=$2 cmd=$3 p
+	shift 3
+	grep -F "$dir '$peer':" "$W/relay.msgs" | grep -F "| '$cmd' |" >"$W/sel"
+	for p in "$@"; do
+		grep -E -- "$p" "$W/sel" >"$W/sel2"
+		mv "$W/sel2" "$W/sel"
+	done
+	wc -l <"$W/sel"
+}
+N2=$((2 * CALLS))
+n=$(count "RCV from" proxy.test Multimedia-Auth-Request)
+check "relay received $N2 Multimedia-Auth-Request from proxy.test (got $n)" test "$n" -eq "$N2"
+n=$(count "SND to" aaa.test Multimedia-Auth-Request \
+	"AVP: 'Destination-Realm'\(283\)[^|]*val=\"example.com\"" \
+	"AVP: 'Route-Record'\(282\)[^|]*val=\"proxy.test\"")
+check "relay sent $N2 Multimedia-Auth-Request to aaa.test, Destination-Realm example.com, Route-Record proxy.test (got $n)" \
+	test "$n" -eq "$N2"
+n=$(count "RCV from" aaa.test Multimedia-Auth-Answer)
+check "relay received $N2 Multimedia-Auth-Answer from aaa.test (got $n)" test "$n" -eq "$N2"
+n=$(count "SND to" proxy.test Multimedia-Auth-Answer)
+check "relay sent $N2 Multimedia-Auth-Answer to proxy.test (got $n)" test "$n" -eq "$N2"
+n=$(count "SND to" proxy.test Multimedia-Auth-Answer "'Result-Code'\(268\)[^|]*\(2008 " \
+	"AVP: 'SIP-Auth-Data-Item'" "AVP: 'SIP-Authenticate'" "AVP: 'Digest-Nonce'")
+check "$CALLS relayed MAAs are challenges: 2008 with SIP-Auth-Data-Item/SIP-Authenticate (got $n)" \
+	test "$n" -eq "$CALLS"
+n=$(count "SND to" proxy.test Multimedia-Auth-Answer "'Result-Code'\(268\)[^|]*\(2006 " \
+	"AVP: 'SIP-Authentication-Info'" "AVP: 'Digest-Response-Auth'")
+check "$CALLS relayed MAAs are successes: 2006 with SIP-Authentication-Info (got $n)" \
+	test "$n" -eq "$CALLS"
+# RFC 6733 §8.8 (and dia_sipcli.h): a Session-Id begins with the sender's DiameterIdentity
+n=$(count "RCV from" proxy.test Multimedia-Auth-Request "AVP: 'Session-Id'\(263\)[^|]*val=\"proxy\.test;")
+sid=$(grep -o "'Session-Id'(263)[^|]*" "$W/relay.msgs" | head -1 | grep -o 'val=.*')
+check "the MARs' Session-Id begins with mara-proxy's Origin-Host \"proxy.test;\" (got $n of $N2; $sid)" \
+	test "$n" -eq "$N2"
+n=$(count "SND to" proxy.test Multimedia-Auth-Answer "AVP: 'Origin-Host'\(264\)[^|]*val=\"aaa.test\"")
+check "the relayed MAAs keep Origin-Host aaa.test (got $n)" test "$n" -eq "$N2"
+grep -m1 -F "SND to 'aaa.test':" "$W/relay.msgs" | grep -F Multimedia-Auth-Request | cut -c1-600 |
+	sed 's/^/# first relayed MAR: /'
+
+if [ "$FAIL" -ne 0 ]; then
+	DUMP_LINES=80 dump "$W/aaa.log" "$W/proxy.log" "$W/relay.log" "$W/calls.screen"
+	exit 1
+fi
+exit 0
