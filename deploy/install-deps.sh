@@ -6,9 +6,9 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config meson ninja-build liburing-dev libssl-dev libjemalloc-dev
-libxxhash-dev libbenchmark-dev libconfig-dev libcmocka-dev libck-dev"
+libxxhash-dev libbenchmark-dev libconfig-dev libcmocka-dev libck-dev libmicrohttpd-dev"
 TEST_PKGS="tshark freediameter freediameter-extensions apache2-utils openssl iproute2 procps
-clang-format git sip-tester"
+clang-format git sip-tester prometheus"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = "test" ] && want="$want $TEST_PKGS"

@@ -12,6 +12,7 @@
 #include "io.h"
 #include "mara_build.h"
 #include "mr_log.h"
+#include "mr_sd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +64,7 @@ struct aaa {
 	struct connector conns[CONF_MAX_PEERS];
 	unsigned nconns;
 	atomic_bool stop;
+	char sd_status[384]; /* STATUS= for systemd, kept for the READY=1 after a reload */
 };
 
 static const uint32_t advertised_apps[] = {DIA_APP_SIP};
@@ -492,21 +494,33 @@ static int start(struct aaa *a)
 	        a->conf.aaa.listen_addr, a->conf.aaa.listen_port, a->conf.aaa.origin_host,
 	        a->conf.aaa.realm, a->nloops, a->conf.aaa.watchdog_s,
 	        a->conf.aaa.return_ha1 ? "ha1" : "server-validates");
+	snprintf(a->sd_status, sizeof(a->sd_status), "Diameter on %s:%u, realm %s, %u loops",
+	         a->conf.aaa.listen_addr, a->conf.aaa.listen_port, a->conf.aaa.realm, a->nloops);
+	mr_sd_ready(a->sd_status);
 	return 0;
 }
 
+/* Under a systemd watchdog (WatchdogSec=) the wait wakes every half interval to ping it. */
 static void wait_signals(struct aaa *a, const sigset_t *set)
 {
-	for (;;) {
-		int sig;
+	uint64_t wd_ms = mr_sd_watchdog_interval_ms() / 2;
+	struct timespec wd = {(time_t)(wd_ms / 1000), (long)(wd_ms % 1000) * 1000000L};
 
-		if (sigwait(set, &sig))
+	for (;;) {
+		int sig = sigtimedwait(set, NULL, wd_ms ? &wd : NULL);
+
+		if (wd_ms)
+			mr_sd_watchdog_ping();
+		if (sig < 0) /* EAGAIN (the watchdog's timeout) or EINTR */
 			continue;
 		if (sig == SIGHUP) {
+			mr_sd_reloading();
 			reload(a);
+			mr_sd_ready(a->sd_status);
 			continue;
 		}
 		mr_info("msg=\"stopping\" signal=%d", sig);
+		mr_sd_stopping();
 		atomic_store(&a->stop, true);
 		for (unsigned i = 0; i < a->nloops; i++)
 			io_loop_wake(&a->loops[i].io);

@@ -8,6 +8,8 @@
 #include "dia_pool.h"
 #include "mara_build.h"
 #include "mr_log.h"
+#include "mr_sd.h"
+#include "proxy_metrics.h"
 #include "sip_proxy.h"
 #include "sip_shard.h"
 
@@ -23,7 +25,11 @@
 struct proxy {
 	struct conf conf;
 	const char *conf_path;
-	struct sip_proxy_cfg px;
+	struct sip_proxy_cfg *px; /* the rules in force (owned; replaced on SIGHUP) */
+	const char *peer_names[CONF_MAX_PEERS];
+	struct stats_registry *stats;
+	struct proxy_metrics *metrics;
+	struct stats_http *http;
 	struct sip_shard_cfg scfg;
 	struct dia_pool_cfg pcfg;
 	struct dia_pool_peer peers[CONF_MAX_PEERS];
@@ -83,21 +89,26 @@ static int parse_args(int argc, char **argv, const char **path, bool *check)
 	return 0;
 }
 
-/* The proxy rules' view of the config: numeric addresses, parsed CIDRs. */
-static int build_rules(struct proxy *p)
+/* The proxy rules' view of @c: numeric addresses, parsed CIDRs, into a new @out (owned by the
+ * caller). The To-tag secret is @secret when given (a reload keeps it: the ACKs of 407s sent
+ * before must still be recognised), else random. */
+static int build_rules(const struct conf_proxy *c, const uint8_t *secret,
+                       struct sip_proxy_cfg **out)
 {
-	const struct conf_proxy *c = &p->conf.proxy;
-	struct sip_proxy_cfg *px = &p->px;
+	struct sip_proxy_cfg *px = calloc(1, sizeof(*px));
 
-	memset(px, 0, sizeof(*px));
+	if (!px)
+		return -ENOMEM;
 	snprintf(px->host, sizeof(px->host), "%s", c->advertise[0] ? c->advertise : c->listen_addr);
 	px->port = c->listen_port;
 	snprintf(px->realm, sizeof(px->realm), "%s", c->realm);
 	px->auth_methods = c->auth_methods;
 	px->auth_in_dialog = c->auth_in_dialog;
 	px->record_route = c->record_route;
-	if (getrandom(px->secret, sizeof(px->secret), 0) != sizeof(px->secret))
-		return -EIO;
+	if (secret)
+		memcpy(px->secret, secret, sizeof(px->secret));
+	else if (getrandom(px->secret, sizeof(px->secret), 0) != sizeof(px->secret))
+		goto err;
 	for (unsigned i = 0; i < c->nroutes; i++) {
 		struct sip_route *r = &px->routes[i];
 
@@ -110,15 +121,89 @@ static int build_rules(struct proxy *p)
 	px->nroutes = c->nroutes;
 	for (unsigned i = 0; i < c->nallow; i++)
 		if (sip_cidr_parse(c->allow[i], &px->allow[i]))
-			return -EINVAL;
+			goto err;
 	px->nallow = c->nallow;
+	*out = px;
 	return 0;
+err:
+	free(px);
+	return -EINVAL;
+}
+
+/* SIGHUP: the reloadable parts (routes, allow-list, auth policy, realm, log level) without
+ * dropping calls in flight; a bad config is refused and the old one kept. Listen addresses,
+ * shards and Diameter peers need a restart. */
+static void reload(struct proxy *p)
+{
+	const struct sip_proxy_cfg *old;
+	struct sip_proxy_cfg *px;
+	struct conf nc;
+	int ret;
+
+	ret = conf_load(&nc, p->conf_path);
+	if (ret == 0)
+		ret = build_rules(&nc.proxy, p->px->secret, &px);
+	if (ret) {
+		mr_err("msg=\"reload refused: bad config, keeping the old one\" file=%s err=%d",
+		       p->conf_path ? p->conf_path : "<embedded>", ret);
+		return;
+	}
+	if (strcmp(nc.proxy.listen_addr, p->conf.proxy.listen_addr) ||
+	    nc.proxy.listen_port != p->conf.proxy.listen_port)
+		mr_warn("msg=\"listen address changes need a restart: kept\"");
+	px->port = p->px->port;
+	memcpy(px->host, p->px->host, sizeof(px->host));
+	ret = sip_shard_set_rules(p->shards, p->nshards, &p->scfg, px, &old);
+	if (ret) /* a shard did not turn in time: the old rules may still be read, keep them */
+		mr_warn("msg=\"old rules kept alive: a shard did not turn\" err=%d", ret);
+	else
+		free((void *)old);
+	p->px = px;
+	mr_log_set_level((enum mr_log_level)nc.log_level);
+	mr_info("msg=\"reloaded\" routes=%u allow=%u realm=%s", px->nroutes, px->nallow, px->realm);
+}
+
+/* /metrics, when configured: a failure to bind is logged and the proxy runs without it. */
+static void stats_start(struct proxy *p)
+{
+	const struct conf_proxy *c = &p->conf.proxy;
+	int ret;
+
+	if (!c->stats_port)
+		return;
+	for (unsigned i = 0; i < c->npeers; i++)
+		p->peer_names[i] = c->peers[i].host;
+	ret = stats_registry_create("mara-proxy", &p->stats);
+	if (ret == 0)
+		ret = proxy_metrics_init(p->stats, p->shards, p->nshards, p->pool, p->peer_names,
+		                         c->npeers, &p->metrics);
+	if (ret == 0)
+		ret = stats_http_start(p->stats, c->stats_addr, c->stats_port, &p->http);
+	if (ret)
+		mr_err("msg=\"metrics endpoint not started\" addr=%s port=%u err=%d", c->stats_addr,
+		       c->stats_port, ret);
+	else
+		mr_info("msg=\"metrics endpoint\" url=http://%s:%u/metrics", c->stats_addr,
+		        c->stats_port);
+}
+
+static void stats_stop(struct proxy *p)
+{
+	if (p->http)
+		stats_http_stop(p->http);
+	p->http = NULL;
+	if (p->stats)
+		stats_registry_destroy(p->stats);
+	p->stats = NULL;
+	proxy_metrics_free(p->metrics);
+	p->metrics = NULL;
 }
 
 static int start(struct proxy *p)
 {
 	const struct conf_proxy *c = &p->conf.proxy;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char sd_status[384];
 	int ret;
 
 	p->nshards = c->threads ? c->threads : (unsigned)(cpus > 0 ? cpus : 1);
@@ -126,11 +211,11 @@ static int start(struct proxy *p)
 	p->loops = calloc(p->nshards, sizeof(*p->loops));
 	if (!p->shards || !p->loops)
 		return -ENOMEM;
-	ret = build_rules(p);
+	ret = build_rules(c, NULL, &p->px);
 	if (ret)
 		return ret;
 	p->scfg = (struct sip_shard_cfg){
-	    .px = &p->px,
+	    .px = p->px,
 	    .origin_host = c->origin_host,
 	    .listen_addr = c->listen_addr,
 	    .listen_port = c->listen_port,
@@ -178,10 +263,14 @@ static int start(struct proxy *p)
 		if (ret)
 			return ret;
 	}
+	stats_start(p);
 	mr_info("msg=\"mara-proxy ready\" sip=%s:%u tcp=%s shards=%u realm=%s aaa_peers=%u "
 	        "record_route=%s",
 	        c->listen_addr, c->listen_port, c->tcp ? "yes" : "no", p->nshards, c->realm,
 	        c->npeers, c->record_route ? "yes" : "no");
+	snprintf(sd_status, sizeof(sd_status), "SIP on %s:%u, realm %s, %u shards", c->listen_addr,
+	         c->listen_port, c->realm, p->nshards);
+	mr_sd_ready(sd_status);
 	return 0;
 }
 
@@ -224,6 +313,8 @@ int main(int argc, char **argv)
 {
 	static struct proxy p; /* main's state, handed to threads by pointer */
 	bool check = false;
+	struct timespec wd;
+	uint64_t wd_ms;
 	sigset_t set;
 	int ret, sig;
 
@@ -237,7 +328,10 @@ int main(int argc, char **argv)
 	}
 	mr_log_set_level((enum mr_log_level)p.conf.log_level);
 	if (check) {
-		ret = build_rules(&p);
+		struct sip_proxy_cfg *px = NULL;
+
+		ret = build_rules(&p.conf.proxy, NULL, &px);
+		free(px);
 		if (ret) {
 			fprintf(stderr, "mara-proxy: %s: configuration refused\n",
 			        p.conf_path ? p.conf_path : "<embedded>");
@@ -258,16 +352,25 @@ int main(int argc, char **argv)
 		mr_err("msg=\"start-up failed\" err=%d (%s)", ret, strerror(-ret));
 		return 1;
 	}
+	/* under a systemd watchdog (WatchdogSec=) the wait wakes every half interval to ping it */
+	wd_ms = mr_sd_watchdog_interval_ms() / 2;
+	wd = (struct timespec){(time_t)(wd_ms / 1000), (long)(wd_ms % 1000) * 1000000L};
 	for (;;) {
-		if (sigwait(&set, &sig))
+		sig = sigtimedwait(&set, NULL, wd_ms ? &wd : NULL);
+		if (wd_ms)
+			mr_sd_watchdog_ping();
+		if (sig < 0) /* EAGAIN (the watchdog's timeout) or EINTR */
 			continue;
 		if (sig == SIGHUP) {
-			mr_info("msg=\"SIGHUP: nothing to reload yet in mara-proxy\"");
+			mr_sd_reloading();
+			reload(&p);
+			mr_sd_ready(NULL);
 			continue;
 		}
 		break;
 	}
 	mr_info("msg=\"stopping\" signal=%d", sig);
+	mr_sd_stopping();
 	/* 1. shards stop reading; 2. the pool fails what is still out (-ECANCELED -> 503) and
 	 * says DPR; 3. shards answer everything parked, then exit */
 	for (unsigned i = 0; i < p.nshards; i++)
@@ -276,11 +379,13 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < p.nshards; i++)
 		sip_shard_join(&p.shards[i]);
 	log_totals(&p);
+	stats_stop(&p); /* before the shards and the pool it reads go */
 	for (unsigned i = 0; i < p.nshards; i++)
 		sip_shard_fini(&p.shards[i]);
 	dia_pool_destroy(p.pool);
 	free(p.shards);
 	free(p.loops);
+	free(p.px);
 	mr_info("msg=\"stopped\"");
 	return 0;
 }

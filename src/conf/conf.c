@@ -54,6 +54,7 @@ enum field_kind {
 	F_METHODS,
 	F_ROUTES,
 	F_CIDRS,
+	F_HOSTPORT_OPT, /* like F_HOSTPORT; "" = off */
 };
 
 struct field {
@@ -86,6 +87,7 @@ static const struct field aaa_fields[] = {
     {"algorithms", F_ALGS, AAA(algorithms), 0, 0, 0},
     {"allow_no_qop", F_BOOL, AAA(allow_no_qop), 0, 0, 0},
     {"return_ha1", F_BOOL, AAA(return_ha1), 0, 0, 0},
+    {"stats_listen", F_HOSTPORT_OPT, AAA(stats_addr), 64, 0, 0, AAA(stats_port)},
 };
 
 #define PRX(f) offsetof(struct conf, proxy.f)
@@ -110,6 +112,7 @@ static const struct field proxy_fields[] = {
     {"reconnect_s", F_UINT, PRX(reconnect_s), sizeof(unsigned), 1, 3600},
     {"diameter_timeout_ms", F_UINT, PRX(diameter_timeout_ms), sizeof(unsigned), 10, 60000},
     {"retry_after_s", F_UINT, PRX(retry_after_s), sizeof(unsigned), 0, 3600},
+    {"stats_listen", F_HOSTPORT_OPT, PRX(stats_addr), 64, 0, 0, PRX(stats_port)},
 };
 
 static const struct field log_fields[] = {
@@ -152,6 +155,8 @@ static void proxy_defaults(struct conf_proxy *p)
 	p->reconnect_s = 5;
 	p->diameter_timeout_ms = 2000;
 	p->retry_after_s = 5;
+	snprintf(p->stats_addr, sizeof(p->stats_addr), "127.0.0.1");
+	p->stats_port = 9464;
 }
 
 void conf_defaults(struct conf *c)
@@ -174,6 +179,8 @@ void conf_defaults(struct conf *c)
 	a->replay_entries = 1u << 16;
 	a->algorithms[0] = AUTH_ALG_MD5;
 	a->nalgorithms = 1;
+	snprintf(a->stats_addr, sizeof(a->stats_addr), "127.0.0.1");
+	a->stats_port = 9465;
 	proxy_defaults(&c->proxy);
 }
 
@@ -422,6 +429,14 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 			return bad(s, "expected true or false", NULL);
 		*(bool *)(void *)base = config_setting_get_bool(s);
 		return 0;
+	case F_HOSTPORT_OPT:
+		if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+		    !*config_setting_get_string(s)) {
+			*base = '\0';
+			*(uint16_t *)(void *)((char *)c + f->aux) = 0;
+			return 0;
+		}
+		/* fall through */
 	case F_HOSTPORT:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
 			return bad(s, "expected \"address:port\"", NULL);

@@ -45,8 +45,10 @@ struct conf_aaa {
 	unsigned replay_entries;
 	int algorithms[CONF_MAX_ALGS]; /* enum auth_alg, most preferred first */
 	unsigned nalgorithms;
-	bool allow_no_qop; /* accept RFC 2069 responses (no qop) from old UAs */
-	bool return_ha1;   /* RFC 4740 §6.3: send Digest-HA1, the SIP server validates */
+	bool allow_no_qop;   /* accept RFC 2069 responses (no qop) from old UAs */
+	bool return_ha1;     /* RFC 4740 §6.3: send Digest-HA1, the SIP server validates */
+	char stats_addr[64]; /* Prometheus /metrics; empty = off */
+	uint16_t stats_port;
 };
 
 #define CONF_MAX_ROUTES 32
@@ -85,6 +87,8 @@ struct conf_proxy {
 	unsigned reconnect_s;
 	unsigned diameter_timeout_ms;
 	unsigned retry_after_s;
+	char stats_addr[64]; /* Prometheus /metrics; empty = off */
+	uint16_t stats_port;
 };
 
 struct conf {

@@ -6,6 +6,7 @@
 #include "sip_shard.h"
 
 #include "mr_log.h"
+#include "stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,7 +157,7 @@ static bool out_begin(struct sip_shard *sh, struct sip_out *o, enum sip_transpor
 	sip_buf_init(&o->b, p, need);
 	return true;
 drop:
-	sh->st.send_drops++;
+	stats_add(&sh->st.send_drops, 1);
 	return false;
 }
 
@@ -165,7 +166,7 @@ static void out_end(struct sip_shard *sh, struct sip_out *o)
 	if (o->b.err) { /* nothing half-written leaves: the slot goes back, the reservation
 		         * is simply not committed */
 		if (o->b.err == -ENOBUFS)
-			sh->st.send_drops++;
+			stats_add(&sh->st.send_drops, 1);
 		if (o->slot)
 			io_udp_slot_put(&sh->udp, o->slot);
 		return;
@@ -210,6 +211,7 @@ static void reply(struct sip_shard *sh, const struct sip_msg *m, const struct si
 	if (rcv->tp == SIP_TP_TCP && !tc)
 		return; /* its connection is gone */
 	reply_dest(m, rcv, &to, &tolen);
+	stats_add(&sh->st.sent_by_code[sip_shard_code_slot(code)], 1);
 	sip_proxy_to_tag(px_of(sh), m, tag);
 	if (!out_begin(sh, &o, rcv->tp, &to, tolen, tc, m->len + extra.len + 512))
 		return;
@@ -241,7 +243,7 @@ static void forward(struct sip_shard *sh, const struct sip_msg *m, const struct 
 		return;
 	sip_build_forward(&o.b, px_of(sh), m, rcv, d, branch);
 	out_end(sh, &o);
-	sh->st.fwd_requests++;
+	stats_add(&sh->st.fwd_requests, 1);
 }
 
 /* ---- parked requests ------------------------------------------------------------------------- */
@@ -305,7 +307,7 @@ static void pend_del(struct sip_shard *sh, struct sip_pend *p)
 	p->gen++;
 	p->next_free = t->free_head;
 	t->free_head = idx + 1;
-	sh->st.pending_gauge--;
+	stats_set(&sh->st.pending_gauge, sh->st.pending_gauge - 1);
 }
 
 static struct dia_pool_req *req_get(struct sip_shard *sh)
@@ -348,11 +350,11 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 
 	p = pend_find(sh, txn_key(m), &slot);
 	if (p) { /* a retransmission while its MAR is out: absorbed (§16.11 allows no more) */
-		sh->st.retrans_absorbed++;
+		stats_add(&sh->st.retrans_absorbed, 1);
 		return;
 	}
 	if (!t->free_head) {
-		sh->st.pending_full++;
+		stats_add(&sh->st.pending_full, 1);
 		reply_code(sh, m, rcv, tc, 503);
 		return;
 	}
@@ -360,7 +362,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		char ra[64];
 		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
 
-		sh->st.no_peer_503++;
+		stats_add(&sh->st.no_peer_503, 1);
 		reply(sh, m, rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
 		return;
 	}
@@ -403,19 +405,19 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		free(p->msg);
 		p->msg = NULL;
 		req_put(sh, req);
-		sh->st.pending_full++;
+		stats_add(&sh->st.pending_full, 1);
 		reply_code(sh, m, rcv, tc, 503);
 		return;
 	}
 	t->free_head = p->next_free;
 	p->used = true;
 	t->index[slot] = idx + 1;
-	sh->st.pending_gauge++;
-	sh->st.mar_submitted++;
+	stats_add(&sh->st.pending_gauge, 1);
+	stats_add(&sh->st.mar_submitted, 1);
 	sh->kick = true;
 	return;
 fail:
-	sh->st.mar_errors++;
+	stats_add(&sh->st.mar_errors, 1);
 	mr_debug("msg=\"MAR not sent: 500\" shard=%u", sh->id);
 	reply_code(sh, m, rcv, tc, 500);
 }
@@ -452,12 +454,12 @@ static void challenge(struct sip_shard *sh, const struct sip_msg *m, const struc
 		sip_buf_cstr(&b, ", stale=true");
 	sip_buf_cstr(&b, "\r\n");
 	if (b.err) {
-		sh->st.err_500++;
+		stats_add(&sh->st.err_500, 1);
 		reply_code(sh, m, rcv, tc, 500);
 		return;
 	}
-	sh->st.challenges++;
-	sh->st.stale_challenges += c->stale;
+	stats_add(&sh->st.challenges, 1);
+	stats_add(&sh->st.stale_challenges, (uint64_t)(c->stale));
 	reply(sh, m, rcv, tc, 407, NULL, mr_str_make(hdr, b.len));
 }
 
@@ -482,18 +484,18 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 		char ra[64];
 		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
 
-		sh->st.no_peer_503++;
+		stats_add(&sh->st.no_peer_503, 1);
 		reply(sh, &m, &p->rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
 		goto done;
 	}
 	if (req->status) {
-		sh->st.mar_timeouts += req->status == -ETIMEDOUT;
-		sh->st.err_500++;
+		stats_add(&sh->st.mar_timeouts, (uint64_t)(req->status == -ETIMEDOUT));
+		stats_add(&sh->st.err_500, 1);
 		reply_code(sh, &m, &p->rcv, tc, 500);
 		goto done;
 	}
 	if (dia_msg_init(&maa, req->maa, req->maa_len) || dia_sipcli_decode_maa(&maa, &r)) {
-		sh->st.err_500++;
+		stats_add(&sh->st.err_500, 1);
 		reply_code(sh, &m, &p->rcv, tc, 500);
 		goto done;
 	}
@@ -504,16 +506,16 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 	case DIA_SIPCLI_AUTHORIZED:
 		/* the rules are pure: running them again gives the same next hop and edits */
 		sip_proxy_route(px_of(sh), &m, &p->rcv, &d);
-		sh->st.authorized++;
+		stats_add(&sh->st.authorized, 1);
 		forward(sh, &m, &p->rcv, tc, &d);
 		break;
 	case DIA_SIPCLI_REFUSED:
 	case DIA_SIPCLI_UNSUPPORTED:
-		sh->st.refused++;
+		stats_add(&sh->st.refused, 1);
 		reply_code(sh, &m, &p->rcv, tc, 403);
 		break;
 	default:
-		sh->st.err_500++;
+		stats_add(&sh->st.err_500, 1);
 		reply_code(sh, &m, &p->rcv, tc, 500);
 		break;
 	}
@@ -531,17 +533,18 @@ static void on_request(struct sip_shard *sh, const struct sip_msg *m, const stru
 {
 	struct sip_decision d;
 
-	sh->st.rx_requests++;
+	stats_add(&sh->st.rx_requests, 1);
+	stats_add(&sh->st.rx_by_method[__builtin_ctz((unsigned)m->method) % SIP_SHARD_METHODS], 1);
 	sip_proxy_route(px_of(sh), m, rcv, &d);
 	switch (d.verdict) {
 	case SIP_V_DROP:
-		sh->st.acks_absorbed++;
+		stats_add(&sh->st.acks_absorbed, 1);
 		return;
 	case SIP_V_REPLY:
 		if (d.code == 403)
-			sh->st.not_allowed++;
+			stats_add(&sh->st.not_allowed, 1);
 		else
-			sh->st.local_replies++;
+			stats_add(&sh->st.local_replies, 1);
 		if (d.code == 420) {
 			char un[512];
 			int n = snprintf(un, sizeof(un), "Unsupported: %.*s\r\n",
@@ -570,9 +573,9 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 	struct sip_out o;
 	socklen_t len = sizeof(next);
 
-	sh->st.rx_responses++;
+	stats_add(&sh->st.rx_responses, 1);
 	if (m->nvia < 2) {
-		sh->st.responses_dropped++;
+		stats_add(&sh->st.responses_dropped, 1);
 		return;
 	}
 	/* a TCP hop back: the connection the request came on, named in our Via (mc=) */
@@ -585,7 +588,7 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 				id = id * 10 + (uint32_t)(mc.p[i] - '0');
 		tc = id ? tcp_by_id(sh, id) : NULL;
 		if (!tc) {
-			sh->st.responses_dropped++;
+			stats_add(&sh->st.responses_dropped, 1);
 			return;
 		}
 	}
@@ -594,7 +597,7 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 	if (sip_proxy_response(&o.b, px_of(sh), m, &next, &len, &tp) ||
 	    (!tc && !sip_proxy_allowed(px_of(sh), &next))) {
 		/* not ours, or a next Via we may not send to (RFC 4475 bcast) */
-		sh->st.responses_dropped++;
+		stats_add(&sh->st.responses_dropped, 1);
 		if (!o.b.err)
 			o.b.err = -ENOENT;
 		out_end(sh, &o);
@@ -603,7 +606,8 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 	memcpy(&o.to, &next, len);
 	o.tolen = len;
 	out_end(sh, &o);
-	sh->st.fwd_responses++;
+	stats_add(&sh->st.fwd_responses, 1);
+	stats_add(&sh->st.fwd_by_class[m->status / 100 < 7 ? m->status / 100 : 0], 1);
 }
 
 /* hot: per SIP message */
@@ -617,15 +621,15 @@ static void on_message(struct sip_shard *sh, const struct sip_msg *m, int ret,
 			on_response(sh, m);
 		return;
 	}
-	sh->st.parse_errors++;
+	stats_add(&sh->st.parse_errors, 1);
 	/* a response can be routed back only for a request with its Via and Call-ID read */
 	if (!m->request || !m->nvia || !m->call_id.len)
 		return;
 	if (ret == -EPROTONOSUPPORT) {
-		sh->st.replied_505++;
+		stats_add(&sh->st.replied_505, 1);
 		reply_code(sh, m, rcv, tc, 505);
 	} else {
-		sh->st.replied_400++;
+		stats_add(&sh->st.replied_400, 1);
 		reply_code(sh, m, rcv, tc, 400);
 	}
 }
@@ -708,7 +712,7 @@ static void tcp_close(struct io_conn *c, int reason)
 			*pp = t->next;
 			break;
 		}
-	sh->st.tcp_closed++;
+	stats_add(&sh->st.tcp_closed, 1);
 	free(t);
 }
 
@@ -731,7 +735,7 @@ static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
 	}
 	t->next = sh->tcp_conns;
 	sh->tcp_conns = t;
-	sh->st.tcp_accepted++;
+	stats_add(&sh->st.tcp_accepted, 1);
 }
 
 /* ---- loop hooks -------------------------------------------------------------------------------
@@ -933,4 +937,20 @@ int sip_shard_set_rules(struct sip_shard *shards, unsigned n, struct sip_shard_c
 		}
 	}
 	return 0;
+}
+
+static const unsigned code_slots[SIP_SHARD_CODES - 1] = {400, 403, 404, 407, 416, 420,
+                                                         482, 483, 500, 503, 505};
+
+unsigned sip_shard_code_slot(unsigned code)
+{
+	for (unsigned i = 0; i < MR_ARRAY_SIZE(code_slots); i++)
+		if (code_slots[i] == code)
+			return i;
+	return SIP_SHARD_CODES - 1;
+}
+
+unsigned sip_shard_code_of_slot(unsigned slot)
+{
+	return slot < MR_ARRAY_SIZE(code_slots) ? code_slots[slot] : 0;
 }
