@@ -3,7 +3,7 @@
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps test-deps build run test asan clean format
+.PHONY: all deps test-deps build run test asan clean format deb
 
 all: build
 
@@ -29,6 +29,22 @@ run: build
 # the same suite again under ASan+UBSan. Ends with "N passed, N failed".
 test: test-deps build
 	./tests/run-all.sh $(BUILD)
+
+# Debian package (dpkg-buildpackage -us -uc -b) of the tree as git sees it (tracked and untracked
+# files, not the ignored ones), built in a copy under $(DEB_DIR)/src so neither build/ nor the
+# tree's parent is touched; the .deb, .buildinfo and .changes land in $(DEB_DIR).
+# Needs debhelper, dpkg-dev and fakeroot (make test-deps). DEB_BUILD_OPTIONS=nocheck skips the
+# unit tests run during the build.
+DEB_DIR ?= $(BUILD)/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null || { echo "make deb: needs dpkg-dev, debhelper, fakeroot (make test-deps)" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src/mara
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - --ignore-failed-read -cf - | tar -C $(DEB_DIR)/src/mara -xf -
+	cd $(DEB_DIR)/src/mara && dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/src/*.changes $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	@ls -1 $(DEB_DIR)/*.deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

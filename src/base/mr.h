@@ -27,6 +27,18 @@
 
 #define MR_VERSION_STRING "0.1.0"
 
+/* Counters with one writer (their owner thread) and readers elsewhere (the stats thread):
+ * relaxed atomic loads and stores, never a read-modify-write on the hot path. */
+static inline void mr_count(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t mr_count_read(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
 /* A view of bytes owned by someone else: never NUL-terminated, never owns. Valid only while
  * the buffer it points into is held. All-zero is the empty string. */
 struct mr_str {

@@ -4,6 +4,7 @@
  * table) -> one io_uring loop per core, each with its own SO_REUSEPORT listener -> signals.
  * Thread: main handles signals (SIGTERM/SIGINT: DPR to every peer and exit 0; SIGHUP: reload);
  * each loop thread owns its connections. */
+#include "aaa_metrics.h"
 #include "auth.h"
 #include "conf.h"
 #include "dia.h"
@@ -65,9 +66,60 @@ struct aaa {
 	unsigned nconns;
 	atomic_bool stop;
 	char sd_status[384]; /* STATUS= for systemd, kept for the READY=1 after a reload */
+	/* /metrics: views of every loop's counters, the registry and its endpoint */
+	const struct dia_sipsrv_stats **srv_st;
+	const struct dia_peer_stats **peer_st;
+	struct aaa_metrics_src msrc;
+	struct stats_registry *stats;
+	struct aaa_metrics *metrics;
+	struct stats_http *http;
 };
 
 static const uint32_t advertised_apps[] = {DIA_APP_SIP};
+
+/* /metrics, when configured: a failure to bind is logged and mara-aaa runs without it. */
+static void stats_start(struct aaa *a)
+{
+	const struct conf_aaa *c = &a->conf.aaa;
+	int ret = -ENOMEM;
+
+	if (!c->stats_port)
+		return;
+	a->srv_st = calloc(a->nloops, sizeof(*a->srv_st));
+	a->peer_st = calloc(a->nloops, sizeof(*a->peer_st));
+	if (a->srv_st && a->peer_st) {
+		for (unsigned i = 0; i < a->nloops; i++) {
+			a->srv_st[i] = &a->loops[i].srv.st;
+			a->peer_st[i] = &a->loops[i].pst;
+		}
+		a->msrc = (struct aaa_metrics_src){a->srv_st, a->peer_st, a->nloops, &a->table};
+		ret = stats_registry_create("mara-aaa", &a->stats);
+	}
+	if (ret == 0)
+		ret = aaa_metrics_init(a->stats, &a->msrc, &a->metrics);
+	if (ret == 0)
+		ret = stats_http_start(a->stats, c->stats_addr, c->stats_port, &a->http);
+	if (ret)
+		mr_err("msg=\"metrics endpoint not started\" addr=%s port=%u err=%d", c->stats_addr,
+		       c->stats_port, ret);
+	else
+		mr_info("msg=\"metrics endpoint\" url=http://%s:%u/metrics", c->stats_addr,
+		        c->stats_port);
+}
+
+static void stats_stop(struct aaa *a)
+{
+	if (a->http)
+		stats_http_stop(a->http);
+	if (a->stats)
+		stats_registry_destroy(a->stats);
+	aaa_metrics_free(a->metrics);
+	free(a->srv_st);
+	free(a->peer_st);
+	a->http = NULL;
+	a->stats = NULL;
+	a->metrics = NULL;
+}
 
 /* ---- connections ------------------------------------------------------------------------ */
 
@@ -489,6 +541,7 @@ static int start(struct aaa *a)
 		if (ret)
 			return ret;
 	}
+	stats_start(a);
 	mr_info("msg=\"mara-aaa ready\" listen=%s:%u origin_host=%s realm=%s loops=%u "
 	        "watchdog_s=%u mode=%s",
 	        a->conf.aaa.listen_addr, a->conf.aaa.listen_port, a->conf.aaa.origin_host,
@@ -579,6 +632,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < a.nloops; i++)
 		pthread_join(a.loops[i].th, NULL);
 	log_totals(&a);
+	stats_stop(&a); /* before the loops it reads go */
 	for (unsigned i = 0; i < a.nloops; i++) {
 		dia_sipsrv_fini(&a.loops[i].srv);
 		io_loop_fini(&a.loops[i].io);

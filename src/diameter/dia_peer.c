@@ -107,7 +107,7 @@ static bool table_open(struct dia_conn *pc, const char *host)
 			if (pc->initiator) /* a second outgoing one: keep the first */
 				ok = false;
 			else { /* a peer reconnected: the new one replaces */
-				pc->st->duplicates++;
+				mr_count(&pc->st->duplicates, 1);
 				shutdown(t->ent[i].fd, SHUT_RDWR);
 				t->ent[i].conn = NULL;
 			}
@@ -116,10 +116,10 @@ static bool table_open(struct dia_conn *pc, const char *host)
 		/* one initiated by us, one by them: the higher identity's initiative wins */
 		o_wins = t->ent[i].initiator ? cmp > 0 : cmp < 0;
 		if (o_wins) {
-			pc->st->elections_lost++;
+			mr_count(&pc->st->elections_lost, 1);
 			ok = false;
 		} else {
-			pc->st->elections_won++;
+			mr_count(&pc->st->elections_won, 1);
 			shutdown(t->ent[i].fd, SHUT_RDWR);
 			t->ent[i].conn = NULL;
 		}
@@ -175,7 +175,7 @@ int dia_conn_end(struct dia_conn *pc, struct dia_enc *e)
 void dia_conn_commit(struct dia_conn *pc, uint32_t len)
 {
 	io_conn_tx_commit(&pc->io, len);
-	pc->st->tx_msgs++;
+	mr_count(&pc->st->tx_msgs, 1);
 }
 
 static void put_ident(struct dia_conn *pc, struct dia_enc *e)
@@ -298,19 +298,19 @@ static void wd_fire(struct io_loop *l, struct io_timer *t)
 		return;
 	if (pc->dwr_pending) {
 		if (pc->wd == DIA_WD_SUSPECT) { /* second silent Tw: the peer is down */
-			pc->st->wd_down++;
+			mr_count(&pc->st->wd_down, 1);
 			mr_warn("msg=\"peer down: no DWA\" peer=%s", pc->peer_host);
 			io_conn_close(&pc->io, -ETIMEDOUT);
 			return;
 		}
-		pc->st->wd_suspect++;
+		mr_count(&pc->st->wd_suspect, 1);
 		set_wd(pc, DIA_WD_SUSPECT);
 		wd_arm(pc);
 		return;
 	}
 	if (send_simple_req(pc, DIA_CMD_DW, 0) == 0) {
 		pc->dwr_pending = true;
-		pc->st->dwr_sent++;
+		mr_count(&pc->st->dwr_sent, 1);
 	}
 	wd_arm(pc);
 }
@@ -326,7 +326,7 @@ static void wd_traffic(struct dia_conn *pc, bool is_dwa)
 			set_wd(pc, DIA_WD_OKAY);
 		else if (pc->wd == DIA_WD_REOPEN && send_simple_req(pc, DIA_CMD_DW, 0) == 0) {
 			pc->dwr_pending = true;
-			pc->st->dwr_sent++;
+			mr_count(&pc->st->dwr_sent, 1);
 		}
 	}
 	if (pc->wd == DIA_WD_SUSPECT) {
@@ -345,7 +345,7 @@ static void go_open(struct dia_conn *pc)
 	        pc->peer_host, pc->peer_realm, pc->initiator ? "initiator" : "responder");
 	if (pc->wd == DIA_WD_REOPEN && send_simple_req(pc, DIA_CMD_DW, 0) == 0) {
 		pc->dwr_pending = true;
-		pc->st->dwr_sent++;
+		mr_count(&pc->st->dwr_sent, 1);
 	}
 	wd_arm(pc);
 	if (pc->cfg->app->on_state)
@@ -374,7 +374,7 @@ void dia_conn_disconnect(struct dia_conn *pc, uint32_t cause)
 		io_conn_close(&pc->io, 0);
 		return;
 	}
-	pc->st->dpr_sent++;
+	mr_count(&pc->st->dpr_sent, 1);
 	pc->state = DIA_PS_CLOSING;
 	mr_info("msg=\"DPR sent\" peer=%s cause=%u", pc->peer_host, cause);
 	io_timer_arm(pc->io.loop, &pc->close_timer, close_fire, pc->cfg->dpa_wait_ms);
@@ -468,7 +468,7 @@ static int on_cer(struct dia_conn *pc, const struct dia_msg *m)
 	if (send_base_answer(pc, m, rc ? rc : DIA_RC_SUCCESS))
 		return -ENOBUFS;
 	if (rc) {
-		pc->st->cer_rejected++;
+		mr_count(&pc->st->cer_rejected, 1);
 		mr_warn("msg=\"CER refused\" peer=%s rc=%u", pc->peer_host[0] ? pc->peer_host : "?",
 		        rc);
 		io_conn_close_after_flush(&pc->io);
@@ -519,21 +519,21 @@ static int on_base(struct dia_conn *pc, const struct dia_msg *m)
 			return -ECONNRESET;
 		}
 		if (!req) {
-			pc->st->dwa_rx++;
+			mr_count(&pc->st->dwa_rx, 1);
 			wd_traffic(pc, true);
 			return 0;
 		}
-		pc->st->dwr_rx++;
+		mr_count(&pc->st->dwr_rx, 1);
 		wd_traffic(pc, false);
 		return send_base_answer(pc, m, DIA_RC_SUCCESS);
 	case DIA_CMD_DP:
 		if (!req) {
-			pc->st->dpa_rx++;
+			mr_count(&pc->st->dpa_rx, 1);
 			io_timer_disarm(pc->io.loop, &pc->close_timer);
 			io_conn_close(&pc->io, 0);
 			return 0;
 		}
-		pc->st->dpr_rx++;
+		mr_count(&pc->st->dpr_rx, 1);
 		pc->peer_said_goodbye = true;
 		if (dia_msg_find(m, DIA_AVP_DISCONNECT_CAUSE, 0, &a) > 0)
 			dia_avp_u32(&a, &pc->disconnect_cause);
@@ -594,7 +594,7 @@ static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 			return -EPROTO;
 		}
 		if (err.rc) {
-			pc->st->invalid_msgs++;
+			mr_count(&pc->st->invalid_msgs, 1);
 			if (req) {
 				send_error(pc, m, &err);
 				io_conn_close_after_flush(&pc->io);
@@ -607,7 +607,7 @@ static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 	if (pc->state != DIA_PS_OPEN && pc->state != DIA_PS_CLOSING)
 		return 0;
 	if (err.rc) {
-		pc->st->invalid_msgs++;
+		mr_count(&pc->st->invalid_msgs, 1);
 		mr_debug("msg=\"invalid message\" peer=%s code=%u rc=%u what=\"%s\"", pc->peer_host,
 		         m->hdr.code, err.rc, err.what ? err.what : "");
 		if (req) {
@@ -628,7 +628,7 @@ static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 			                                   : DIA_RC_APPLICATION_UNSUPPORTED};
 			return send_error(pc, m, &err);
 		}
-		pc->st->unknown_hbh++;
+		mr_count(&pc->st->unknown_hbh, 1);
 		return 0;
 	}
 	if (req) {
@@ -658,12 +658,12 @@ static int peer_on_data(struct io_conn *c, const uint8_t *buf, uint32_t len)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			pc->st->framing_errors++;
+			mr_count(&pc->st->framing_errors, 1);
 			mr_warn("msg=\"Diameter framing lost, closing\" peer=%s err=%d",
 			        pc->peer_host[0] ? pc->peer_host : "?", n);
 			return n;
 		}
-		pc->st->rx_msgs++;
+		mr_count(&pc->st->rx_msgs, 1);
 		if (dia_msg_init(&m, buf + off, (uint32_t)n) == 0) {
 			ret = dispatch(pc, &m);
 			if (ret < 0)

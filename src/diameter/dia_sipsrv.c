@@ -222,7 +222,7 @@ static void plan_challenge(struct dia_sipsrv *s, const struct mar_view *v, struc
 	p->alg = hint >= 0 && alg_allowed(s->cfg, hint) ? (enum auth_alg)hint
 	                                                : (enum auth_alg)s->cfg->algs[0];
 	p->rc = DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED;
-	s->st.challenges++;
+	mr_count(&s->st.challenges, 1);
 }
 
 /* A MAR without credentials (or with app_sip-style empty ones): a challenge. */
@@ -236,7 +236,7 @@ static void plan_no_credentials(struct dia_sipsrv *s, const struct mar_view *v, 
 		if (!p->usr) {
 			p->rc = DIA_RC_USER_UNKNOWN;
 			p->why = "unknown user";
-			s->st.unknown_user++;
+			mr_count(&s->st.unknown_user, 1);
 			return;
 		}
 		/* §8.8 rule 3: for REGISTER the user must own the AOR it registers */
@@ -244,7 +244,7 @@ static void plan_no_credentials(struct dia_sipsrv *s, const struct mar_view *v, 
 		    !mr_str_eq(aor_user(v->aor), u)) {
 			p->rc = DIA_RC_IDENTITIES_DONT_MATCH;
 			p->why = "user does not own the AOR";
-			s->st.aor_mismatch++;
+			mr_count(&s->st.aor_mismatch, 1);
 			return;
 		}
 	}
@@ -258,7 +258,7 @@ static void refuse(struct maa_plan *p, uint32_t rc, uint64_t *counter, const cha
 {
 	p->rc = rc;
 	p->why = why;
-	(*counter)++;
+	mr_count(counter, 1);
 }
 
 /* A MAR with SIP-Authorization: validate as the Diameter server (§6.4). */
@@ -298,7 +298,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 	if (ret == -ESTALE) {
 		plan_challenge(s, v, p);
 		p->stale = true;
-		s->st.stale++;
+		mr_count(&s->st.stale, 1);
 		return;
 	}
 	if (d->qop.len == 0) {
@@ -331,7 +331,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 	if (ret == -ESTALE) {
 		plan_challenge(s, v, p);
 		p->stale = true;
-		s->st.stale++;
+		mr_count(&s->st.stale, 1);
 		return;
 	}
 	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T)) {
@@ -343,7 +343,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 	p->rc = DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED;
 	p->alg = (enum auth_alg)alg;
 	p->ok = d;
-	s->st.authorized++;
+	mr_count(&s->st.authorized, 1);
 }
 
 static void put_challenge(struct dia_sipsrv *s, struct dia_enc *e, const struct maa_plan *p,
@@ -410,7 +410,7 @@ int dia_sipsrv_answer(struct dia_sipsrv *s, const struct dia_msg *mar, struct di
 	struct dia_avp_iter it;
 	struct dia_avp a;
 
-	s->st.mar++;
+	mr_count(&s->st.mar, 1);
 	if (read_mar(mar, &v) < 0) {
 		p.rc = DIA_RC_INVALID_AVP_VALUE;
 	} else if (v.have_scheme && v.scheme != 0) { /* only DIGEST (0) exists */

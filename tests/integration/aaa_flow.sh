@@ -24,7 +24,22 @@ else
 	nok "dia_client"
 	grep -v '^ok' "$W/client.tap"
 fi
+check "scrape mara-aaa's /metrics" scrape_to "$a1_STATS" "$W/a1.metrics"
+if command -v promtool >/dev/null; then
+	check "promtool check metrics on mara-aaa's scrape" promtool check metrics <"$W/a1.metrics"
+fi
 check "mara-aaa exits 0 on SIGTERM" stop_ok "$A1"
+# the scrape agrees with the totals mara-aaa logs at exit (nothing happened in between)
+for pair in mar_received_total:mar maa_sent_total{result=\"authorized\"}:authorized \
+	maa_sent_total{result=\"replayed_nonce_count\"}:replayed \
+	maa_sent_total{result=\"forged_nonce\"}:forged_nonce \
+	maa_sent_total{result=\"unknown_user\"}:unknown_user; do
+	mname="mara_aaa_${pair%%:*}"
+	lname=${pair##*:}
+	m=$(awk -v k="$mname" '$1 == k { print $2 }' "$W/a1.metrics")
+	l=$(sed -n "s/.*msg=\"totals\".* $lname=\([0-9]*\).*/\1/p" "$W/a1.log")
+	check "metric $mname ($m) equals the logged $lname ($l)" test -n "$m" -a "$m" = "$l"
+done
 check "totals count what the client sent (1 framing error, 1 replay x2, 2 unknown users)" \
 	grep -q 'framing_errors=1 .*' "$W/a1.log"
 grep -q 'replayed=2 forged_nonce=1 unknown_user=2 stale=1' "$W/a1.log" &&

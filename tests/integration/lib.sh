@@ -46,8 +46,10 @@ wait_for() {
 
 # start_aaa NAME PORT [extra config lines] -> sets LAST_PID; log in $W/NAME.log
 start_aaa() {
-	local name=$1 port=$2
+	local name=$1 port=$2 sport
 	shift 2
+	sport=$(free_port) || return 1
+	eval "${name}_STATS=$sport" # its /metrics port, for scrape_to
 	cat >"$W/$name.conf" <<EOF
 log = { level = "info"; };
 aaa = {
@@ -57,6 +59,7 @@ aaa = {
   threads = 2;
   nonce_secret = "$SECRET";
   algorithms = [ "MD5", "SHA-256", "SHA-512-256" ];
+  stats_listen = "127.0.0.1:$sport";
   $*
 };
 EOF
@@ -83,3 +86,12 @@ stop_ok() {
 
 # the nonce secret shared by the instances a script starts
 SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+# scrape_to PORT FILE: the body of GET /metrics (bash's /dev/tcp: no curl needed)
+scrape_to() {
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+	tr -d '\r' <&3 | sed '1,/^$/d' >"$2"
+	exec 3<&-
+	[ -s "$2" ]
+}

@@ -56,14 +56,7 @@ uac() { # NAME CALLS RATE
 		-au alice -ap alice-secret -trace_screen -screen_file "$W/$1.screen" \
 		>"$W/$1.out" 2>&1 || { tail -n 20 "$W/$1.screen"; return 1; }
 }
-# scrape: the body of GET /metrics into $W/metrics.txt (bash's /dev/tcp: no curl needed)
-scrape() {
-	exec 3<>"/dev/tcp/127.0.0.1/$PM" || return 1
-	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-	tr -d '\r' <&3 | sed '1,/^$/d' >"$W/metrics.txt"
-	exec 3<&-
-	[ -s "$W/metrics.txt" ]
-}
+scrape() { scrape_to "$PM" "$W/metrics.txt"; }
 metric() { awk -v k="$1" '$1 == k { print $2; exit }' "$W/metrics.txt"; }
 expect() { # NAME WANT
 	local got
