@@ -48,6 +48,7 @@ struct aaa_loop {
 	struct aaa *app;
 	pthread_t th;
 	bool stopping;
+	struct mr_ratelimit rl_drop; /* "peer not reading": at most 5 lines a minute */
 };
 
 struct aaa {
@@ -176,7 +177,11 @@ static void on_request(struct dia_conn *pc, const struct dia_msg *m)
 	int len;
 
 	if (dia_conn_begin(pc, &e, m->len + 4096)) {
-		mr_warn("msg=\"peer not reading, MAR dropped\" peer=%s", pc->peer_host);
+		uint64_t n;
+
+		if (mr_ratelimit_ok(&al->rl_drop, &n))
+			mr_warn("msg=\"peer not reading, MAR dropped\" peer=%s suppressed=%lu",
+			        pc->peer_host, n);
 		return;
 	}
 	if (m->hdr.code != DIA_CMD_MA || m->hdr.app_id != DIA_APP_SIP) {
@@ -323,6 +328,7 @@ static int loop_setup(struct aaa *a, struct aaa_loop *al, unsigned id)
 	int ret;
 
 	al->app = a;
+	al->rl_drop = (struct mr_ratelimit){.interval_ms = 60000, .burst = 5};
 	ret = io_loop_init(&al->io, id, 256);
 	if (ret) {
 		mr_err("msg=\"io_uring setup failed\" err=%d hint=\"kernel.io_uring_disabled?\"",
@@ -597,6 +603,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mr_log_set_level((enum mr_log_level)a.conf.log_level);
+	mr_log_use_syslog(a.conf.log_syslog, "mara-aaa");
 	if (check) {
 		struct auth_users *u;
 

@@ -327,6 +327,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mr_log_set_level((enum mr_log_level)p.conf.log_level);
+	mr_log_use_syslog(p.conf.log_syslog, "mara-proxy");
 	if (check) {
 		struct sip_proxy_cfg *px = NULL;
 

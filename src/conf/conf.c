@@ -117,6 +117,7 @@ static const struct field proxy_fields[] = {
 
 static const struct field log_fields[] = {
     {"level", F_LEVEL, offsetof(struct conf, log_level), 0, 0, 0},
+    {"syslog", F_BOOL, offsetof(struct conf, log_syslog), 0, 0, 0},
 };
 
 static const struct {

@@ -92,7 +92,8 @@ struct conf_proxy {
 };
 
 struct conf {
-	int log_level; /* enum mr_log_level */
+	int log_level;   /* enum mr_log_level */
+	bool log_syslog; /* lines to syslog (daemon facility) instead of stderr */
 	struct conf_aaa aaa;
 	struct conf_proxy proxy;
 };

@@ -19,7 +19,7 @@
 #      Type=notify, NotifyAccess=main, WatchdogSec=30 and allow io_uring in their syscall filter;
 #   6. 90-mara.conf: every line is a comment, blank or "key = value" with an integer value, and
 #      each key exists under /proc/sys (when /proc/sys is there);
-#   7. sd_notify: the packaged binaries, started with NOTIFY_SOCKET on a datagram socket of ours
+#   7. sd_notify: the packaged binaries (the build's under MARA_SANITIZED=1), started with NOTIFY_SOCKET on a datagram socket of ours
 #      and a 1 s watchdog, send READY=1 with a STATUS, WATCHDOG=1 every half interval,
 #      RELOADING=1 then READY=1 on SIGHUP (mara-aaa), STOPPING=1 on SIGTERM, and exit 0.
 # Exit: 0 pass, 1 fail, 77 skip (systemd-analyze, dpkg-buildpackage, git, man or ss missing).
@@ -162,6 +162,11 @@ check "90-mara.conf: $n settings, each \"key = integer\" with the key under /pro
 	test -z "$bad" -a "$n" -gt 0
 
 # ---- 7. sd_notify -------------------------------------------------------------------------------
+# The packaged binaries; in the sanitizer pass of run-all.sh, the build's (ASan+UBSan) instead, so
+# the notify and watchdog paths of the mains run under the sanitizers too.
+BIN=$ROOT/usr/sbin
+[ "${MARA_SANITIZED:-0}" = 1 ] && BIN=$BUILD
+echo "# sd_notify checks on $BIN/mara-aaa and $BIN/mara-proxy"
 # A datagram socket standing in for systemd's: each message becomes one line (newlines -> '|').
 cat >"$W/notify.py" <<'PY'
 import os, socket, sys
@@ -190,7 +195,7 @@ PA=$(free_port) || exit 1
 sed -e "s|\"/etc/mara/users\"|\"$ROOT/etc/mara/users\"|" -e "s|127.0.0.1:3868|127.0.0.1:$PA|" \
 	-e 's|stats_listen = .*|stats_listen = "";|' -e 's|^aaa = {|aaa = {\n  threads = 1;|' \
 	"$ROOT/etc/mara/aaa.conf" >"$W/aaa.conf"
-notify_run aaa "$ROOT/usr/sbin/mara-aaa" "$W/aaa.conf"
+notify_run aaa "$BIN/mara-aaa" "$W/aaa.conf"
 AAA_PID=$LAST_PID
 check "mara-aaa: READY=1 with a STATUS naming the listen address" \
 	wait_for "$W/notify.log" "^READY=1|STATUS=Diameter on 127.0.0.1:$PA" 5
@@ -209,7 +214,7 @@ PP=$(free_port) || exit 1
 sed -e "s|127.0.0.1:5060|127.0.0.1:$PP|" -e "s|127.0.0.1:3868|127.0.0.1:$PA|" \
 	-e 's|stats_listen = .*|stats_listen = "";|' -e 's|^proxy = {|proxy = {\n  threads = 1;|' \
 	"$ROOT/etc/mara/proxy.conf" >"$W/proxy.conf"
-notify_run proxy "$ROOT/usr/sbin/mara-proxy" "$W/proxy.conf"
+notify_run proxy "$BIN/mara-proxy" "$W/proxy.conf"
 PROXY_PID=$LAST_PID
 check "mara-proxy: READY=1 with a STATUS naming the SIP address" \
 	wait_for "$W/notify.log" "^READY=1|STATUS=SIP on 127.0.0.1:$PP" 5

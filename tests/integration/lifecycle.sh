@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# lifecycle.sh - SIGTERM during a load run, at both ends:
+#   1. mara-proxy gets SIGTERM while SIPp runs calls through it: it stops reading, answers or
+#      fails every request parked for its MAA (nothing left pending), says DPR to mara-aaa (which
+#      logs it), and exits 0 within a bounded time
+#   2. mara-aaa gets SIGTERM under load: DPR to the proxy (logged there), exit 0; the proxy then
+#      answers 503 with Retry-After instead of hanging
+# Loopback only; every process is stopped by PID at exit; SIPp runs are bounded.
+set -u
+. "$(dirname "$0")/lib.sh"
+PROXY=$BUILD/mara-proxy
+SCN=$SRC/tests/sipp
+command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
+
+start_proxy() { # NAME SIP_PORT AAA_PORT UAS_PORT
+	cat >"$W/$1.conf" <<CONF
+proxy = {
+  listen = "127.0.0.1:$2";
+  threads = 2;
+  routes = ( { domain = "*"; address = "127.0.0.1:$4"; } );
+  origin_host = "proxy.test";
+  origin_realm = "test";
+  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$3"; } );
+  stats_listen = "";
+};
+CONF
+	"$PROXY" -c "$W/$1.conf" >"$W/$1.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_for "$W/$1.log" 'peer open' 10
+}
+
+load() { # NAME SIP_PORT UAS_PORT CALLS (background; SIPp's own bounds end it)
+	sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$3" -nostdin -timeout 30s >/dev/null 2>&1 &
+	PIDS+=($!)
+	sleep 0.2
+	sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$2" -i 127.0.0.1 -nostdin -m "$4" -r 200 -l 500 \
+		-timeout 20s -key rdomain "127.0.0.1:$2" -s service -au alice -ap alice-secret \
+		>"$W/$1.sipp" 2>&1 &
+	PIDS+=($!)
+}
+
+# ---- 1. the proxy stops under load ------------------------------------------------------------------
+PA=$(free_port) || exit 1
+start_aaa aaa "$PA" || exit 1
+AAA=$LAST_PID
+PS=$(free_port) || exit 1
+PU=$(free_port) || exit 1
+start_proxy p1 "$PS" "$PA" "$PU" || exit 1
+P1=$LAST_PID
+load l1 "$PS" "$PU" 3000
+sleep 2 # calls in every state: parked for a MAA, forwarded, answered
+check "mara-proxy exits 0 on SIGTERM under load, within 5 s" stop_ok "$P1"
+check "no request left parked at exit" grep -q 'msg="totals".* left_pending=0' "$W/p1.log"
+check "mara-proxy said DPR to mara-aaa" grep -q 'msg="DPR received" peer=proxy.test' "$W/aaa.log"
+check "requests had been flowing ($(sed -n 's/.* mar=\([0-9]*\).*/\1/p' "$W/p1.log" | tail -1) MARs)" \
+	grep -qE 'msg="totals".* mar=[1-9][0-9]+' "$W/p1.log"
+
+# ---- 2. mara-aaa stops under load ---------------------------------------------------------------
+PS2=$(free_port) || exit 1
+PU2=$(free_port) || exit 1
+start_proxy p2 "$PS2" "$PA" "$PU2" || exit 1
+P2=$LAST_PID
+load l2 "$PS2" "$PU2" 3000
+sleep 2
+check "mara-aaa exits 0 on SIGTERM under load" stop_ok "$AAA"
+check "mara-aaa sent DPR and got DPA" grep -q 'msg="totals".* dpr_sent=1 dpa_rx=1' "$W/aaa.log"
+check "the proxy saw the DPR" grep -q 'msg="DPR received" peer=aaa.test' "$W/p2.log"
+sleep 1
+check "then the proxy answers 503 with Retry-After" \
+	timeout 30 sipp -sf "$SCN/uac_503.xml" "127.0.0.1:$PS2" -i 127.0.0.1 -nostdin -m 5 -r 10 \
+	-timeout 10s -timeout_error -key rdomain "127.0.0.1:$PS2" -s service
+check "mara-proxy exits 0" stop_ok "$P2"
+check "nothing left parked" grep -q 'msg="totals".* left_pending=0' "$W/p2.log"
+
+if [ "$FAIL" -ne 0 ]; then
+	echo "--- logs"; tail -n 20 "$W/p1.log" "$W/p2.log" "$W/aaa.log"
+	exit 1
+fi
+exit 0
