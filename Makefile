@@ -37,7 +37,8 @@ test: test-deps build
 # unit tests run during the build.
 DEB_DIR ?= $(BUILD)/deb
 deb:
-	@command -v dpkg-buildpackage >/dev/null || { echo "make deb: needs dpkg-dev, debhelper, fakeroot (make test-deps)" >&2; exit 1; }
+	@command -v dpkg-buildpackage >/dev/null || \
+		{ echo "make deb: needs dpkg-dev, debhelper, fakeroot (make test-deps)" >&2; exit 1; }
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src/mara
 	git ls-files -z --cached --others --exclude-standard | \
 		tar --null -T - --ignore-failed-read -cf - | tar -C $(DEB_DIR)/src/mara -xf -

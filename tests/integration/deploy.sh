@@ -3,7 +3,8 @@
 # deploy.sh - the Debian package and what it installs:
 #   1. `make deb` builds the package in a copy of the tree (under the test's temp dir, so build/
 #      is left alone; DEB_BUILD_OPTIONS=nocheck: the unit tests it would rerun are this suite's);
-#      debian/control's Build-Depends list every -dev package of deploy/install-deps.sh;
+#      debian/control's Build-Depends list every -dev package of deploy/install-deps.sh; lintian
+#      finds no error or warning (where lintian is installed);
 #   2. the .deb, unpacked with `dpkg-deb -x` into a scratch root (no maintainer scripts run, the
 #      host is not touched), holds the binaries in /usr/sbin, the units in /lib/systemd/system,
 #      the man pages, the sysctl and sysusers files, the examples, and /etc/mara/{proxy.conf,
@@ -19,10 +20,12 @@
 #      Type=notify, NotifyAccess=main, WatchdogSec=30 and allow io_uring in their syscall filter;
 #   6. 90-mara.conf: every line is a comment, blank or "key = value" with an integer value, and
 #      each key exists under /proc/sys (when /proc/sys is there);
-#   7. sd_notify: the packaged binaries (the build's under MARA_SANITIZED=1), started with NOTIFY_SOCKET on a datagram socket of ours
-#      and a 1 s watchdog, send READY=1 with a STATUS, WATCHDOG=1 every half interval,
-#      RELOADING=1 then READY=1 on SIGHUP (mara-aaa), STOPPING=1 on SIGTERM, and exit 0.
-# Exit: 0 pass, 1 fail, 77 skip (systemd-analyze, dpkg-buildpackage, git, man or ss missing).
+#   7. sd_notify: the packaged binaries (the build's under MARA_SANITIZED=1), started with
+#      NOTIFY_SOCKET on a datagram socket of ours and a 1 s watchdog, send READY=1 with a
+#      STATUS, WATCHDOG=1 every half interval, RELOADING=1 then READY=1 on SIGHUP (mara-aaa),
+#      STOPPING=1 on SIGTERM, and exit 0.
+# Exit: 0 pass, 1 fail, 77 skip (systemd-analyze, dpkg-buildpackage, dpkg-deb, git, man, python3
+# or ss missing).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -42,7 +45,7 @@ for p in $BUILD_PKGS; do
 	sed -n '/^Build-Depends:/,/^[A-Z]/p' "$SRC/debian/control" | grep -qE "(^|[ ,])$p([ ,(<]|$)" ||
 		missing="$missing $p"
 done
-check "debian/control Build-Depends lists every -dev package of install-deps.sh${missing:+ (missing:$missing)}" \
+check "debian/control Build-Depends: every -dev of install-deps.sh${missing:+ (not:$missing)}" \
 	test -z "$missing"
 
 if DEB_BUILD_OPTIONS=nocheck timeout 500 make -C "$SRC" --no-print-directory deb BUILD="$W/b" \
@@ -56,8 +59,15 @@ fi
 DEB=$W/b/deb/mara_${VERSION}_$(dpkg --print-architecture).deb
 check "the package is named mara_${VERSION}" test -f "$DEB"
 [ -f "$DEB" ] || exit 1
-left=$(cd "$SRC" && ls -d obj-* debian/.debhelper debian/mara debian/files 2>/dev/null | tr '\n' ' ')
+left=$(cd "$SRC" && ls -d obj-* debian/.debhelper debian/mara debian/files 2>/dev/null |
+	tr '\n' ' ')
 check "the build left nothing in the source tree${left:+ (left: $left)}" test -z "$left"
+
+if command -v lintian >/dev/null; then # not a test dependency: checked where it is installed
+	lintian --tag-display-limit 0 "$DEB" 2>&1 | grep -E '^[EW]: ' >"$W/lintian.out"
+	check "lintian: no error or warning" test ! -s "$W/lintian.out"
+	sed 's/^/# /' "$W/lintian.out"
+fi
 
 # ---- 2. contents --------------------------------------------------------------------------------
 mkdir -p "$ROOT" && dpkg-deb -x "$DEB" "$ROOT"
@@ -120,19 +130,21 @@ done
 
 # ---- 5. systemd-analyze verify ------------------------------------------------------------------
 mkdir -p "$W/units"
+URING_CALLS="io_uring_setup io_uring_enter io_uring_register"
 for u in mara-proxy mara-aaa; do
 	unit=$ROOT/lib/systemd/system/$u.service
 	conf=${u#mara-}
 	check "$u.service: ExecStart=/usr/sbin/$u -c /etc/mara/$conf.conf" \
 		grep -qx "ExecStart=/usr/sbin/$u -c /etc/mara/$conf.conf" "$unit"
 	check "$u.service: Type=notify, NotifyAccess=main, WatchdogSec=30" \
-		eval "grep -qx Type=notify '$unit' && grep -qx NotifyAccess=main '$unit' && grep -qx WatchdogSec=30 '$unit'"
+		eval "grep -qx Type=notify '$unit' && grep -qx NotifyAccess=main '$unit' &&
+			grep -qx WatchdogSec=30 '$unit'"
 	check "$u.service: the system call filter allows io_uring_setup/enter/register" \
-		grep -qE '^SystemCallFilter=@system-service( [a-z_@]+)* io_uring_setup io_uring_enter io_uring_register' "$unit"
+		grep -qE "^SystemCallFilter=@system-service( [a-z_@]+)* $URING_CALLS" "$unit"
 	sed "s|/usr/sbin/|$ROOT/usr/sbin/|g" "$unit" >"$W/units/$u.service"
 	# verify exits 0 on an unknown or misspelt key (it only warns): require silence too
-	if MANPATH=$ROOT/usr/share/man systemd-analyze verify "$W/units/$u.service" >"$W/verify.out" 2>&1 &&
-		[ ! -s "$W/verify.out" ]; then
+	if MANPATH=$ROOT/usr/share/man systemd-analyze verify "$W/units/$u.service" \
+		>"$W/verify.out" 2>&1 && [ ! -s "$W/verify.out" ]; then
 		ok "systemd-analyze verify $u.service: exit 0, no warning"
 	else
 		nok "systemd-analyze verify $u.service"
@@ -158,7 +170,7 @@ while IFS= read -r line; do
 		bad="$bad [no /proc/sys/${key//.//}]"
 	fi
 done <"$ROOT/usr/lib/sysctl.d/90-mara.conf"
-check "90-mara.conf: $n settings, each \"key = integer\" with the key under /proc/sys${bad:+:$bad}" \
+check "90-mara.conf: $n settings, each \"key = integer\", the key in /proc/sys${bad:+:$bad}" \
 	test -z "$bad" -a "$n" -gt 0
 
 # ---- 7. sd_notify -------------------------------------------------------------------------------
