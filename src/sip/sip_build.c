@@ -390,17 +390,8 @@ static int via_dest(const struct sip_via *v, struct sockaddr_storage *ss, sockle
 {
 	/* §18.2.2: maddr first, then received, then sent-by */
 	struct mr_str h = v->maddr.len ? v->maddr : v->received.len ? v->received : v->host;
-	char ip[64];
 	uint16_t port = v->port ? v->port : 5060;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
-	if (h.len >= 2 && h.p[0] == '[') {
-		h.p++;
-		h.len -= 2;
-	}
-	if (mr_str_copy_to(h, ip, sizeof(ip)))
-		return -EINVAL;
 	if (v->rport.len && !v->maddr.len) {
 		unsigned long p = 0;
 
@@ -413,20 +404,8 @@ static int via_dest(const struct sip_via *v, struct sockaddr_storage *ss, sockle
 		}
 		port = (uint16_t)p;
 	}
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		*len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return -EINVAL; /* a name: no DNS in a stateless proxy's response path */
+	/* a name: no DNS in a stateless proxy's response path */
+	return sip_addr_numeric(h, port, ss, len);
 }
 
 int sip_proxy_response(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const struct sip_msg *m,

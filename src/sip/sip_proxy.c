@@ -165,8 +165,7 @@ bool sip_proxy_allowed(const struct sip_proxy_cfg *cfg, const struct sockaddr_st
 	return false;
 }
 
-/* Numeric host (brackets allowed) and port into @ss. */
-static int numeric(struct mr_str host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+int sip_addr_numeric(struct mr_str host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -353,7 +352,7 @@ static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 			d->strict_next = true;
 		}
 		d->next_tp = uri_tp(&u);
-		if (numeric(u.host, u.port ? u.port : 5060, &d->next, &d->next_len)) {
+		if (sip_addr_numeric(u.host, u.port ? u.port : 5060, &d->next, &d->next_len)) {
 			reply(d, 404, "Route host is not numeric (no DNS)");
 			return;
 		}
@@ -367,7 +366,7 @@ static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 		if (strcmp(rt->domain, "*") != 0 && !mr_str_ieq(target->host, mr_str_c(rt->domain)))
 			continue;
 		d->next_tp = rt->tp;
-		ret = numeric(mr_str_c(rt->addr), rt->port, &d->next, &d->next_len);
+		ret = sip_addr_numeric(mr_str_c(rt->addr), rt->port, &d->next, &d->next_len);
 		if (ret)
 			reply(d, 500, "bad route table entry");
 		return;
@@ -377,7 +376,8 @@ static void next_hop(const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
 		return;
 	}
 	d->next_tp = uri_tp(target);
-	if (numeric(target->host, target->port ? target->port : 5060, &d->next, &d->next_len))
+	if (sip_addr_numeric(target->host, target->port ? target->port : 5060, &d->next,
+	                     &d->next_len))
 		reply(d, 404, "no route for the domain (no DNS)");
 }
 

@@ -153,6 +153,10 @@ int sip_proxy_response(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const
                        struct sockaddr_storage *next, socklen_t *next_len,
                        enum sip_transport *next_tp);
 
+/* A numeric host (IPv6 with or without brackets) and @port into @ss: 0, or -EINVAL for a name
+ * (no DNS here) or a malformed address. */
+int sip_addr_numeric(struct mr_str host, uint16_t port, struct sockaddr_storage *ss,
+                     socklen_t *len);
 /* Whether @ss is inside the allow-list. */
 bool sip_proxy_allowed(const struct sip_proxy_cfg *cfg, const struct sockaddr_storage *ss);
 /* Parses "10.0.0.0/8", "::1", "127.0.0.1/32" into @c. 0 or -EINVAL. */
