@@ -16,7 +16,6 @@
 #include "mr_sd.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -480,44 +479,6 @@ static void usage(FILE *f)
 	       "  signals: TERM/INT stop (DPR to peers), HUP reloads users and log level\n");
 }
 
-static int parse_args(int argc, char **argv, const char **path, bool *check)
-{
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-	    {"check-config", no_argument, NULL, 'C'}, {"print-default", no_argument, NULL, 'P'},
-	    {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
-	};
-	int o;
-
-	while ((o = getopt_long(argc, argv, "hVc:", opts, NULL)) != -1) {
-		switch (o) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("mara-aaa %s\n", MARA_VERSION);
-			exit(0);
-		case 'P':
-			fputs(conf_embedded_default(), stdout);
-			exit(0);
-		case 'C':
-			*check = true;
-			break;
-		case 'c':
-			*path = optarg;
-			break;
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int start(struct aaa *a)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -590,12 +551,15 @@ static void wait_signals(struct aaa *a, const sigset_t *set)
 int main(int argc, char **argv)
 {
 	static struct aaa a; /* main's own state, handed to the threads by pointer */
-	bool check = false;
+	struct conf_cmdline cl;
+	bool check;
 	sigset_t set;
 	int ret;
 
-	if (parse_args(argc, argv, &a.conf_path, &check))
+	if (conf_cmdline(argc, argv, "mara-aaa", usage, &cl))
 		return 2;
+	a.conf_path = cl.path;
+	check = cl.check;
 	ret = conf_load(&a.conf, a.conf_path);
 	if (ret) {
 		fprintf(stderr, "mara-aaa: %s: configuration refused (see the error above)\n",

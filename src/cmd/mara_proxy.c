@@ -14,7 +14,6 @@
 #include "sip_shard.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,50 +42,16 @@ struct proxy {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: mara-proxy [-c FILE] [--check-config] [--help] [--version]\n"
+	        "usage: mara-proxy [-c FILE] [--check-config] [--print-default] [--help] "
+	        "[--version]\n"
 	        "  SIP proxy that authenticates every request through Diameter (RFC 4740 §6.4).\n"
 	        "  -c FILE          libconfig file (default: the embedded default: SIP on\n"
 	        "                   127.0.0.1:5060 UDP+TCP, realm example.com, mara-aaa at\n"
 	        "                   127.0.0.1:3868, destinations limited to loopback)\n"
 	        "  --check-config   load and check the config, then exit\n"
-	        "  signals: TERM/INT stop (parked requests answered, DPR to the Diameter peers)\n");
-}
-
-static int parse_args(int argc, char **argv, const char **path, bool *check)
-{
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"check-config", no_argument, NULL, 'C'},
-	    {"config", required_argument, NULL, 'c'},
-	    {NULL, 0, NULL, 0},
-	};
-	int o;
-
-	while ((o = getopt_long(argc, argv, "hVc:", opts, NULL)) != -1) {
-		switch (o) {
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("mara-proxy %s\n", MARA_VERSION);
-			exit(0);
-		case 'C':
-			*check = true;
-			break;
-		case 'c':
-			*path = optarg;
-			break;
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
+	        "  --print-default  print the embedded default config\n"
+	        "  signals: TERM/INT stop (parked requests answered, DPR to the Diameter peers),\n"
+	        "           HUP reloads routes, allow-list, auth policy, realm and log level\n");
 }
 
 /* The proxy rules' view of @c: numeric addresses, parsed CIDRs, into a new @out (owned by the
@@ -312,14 +277,17 @@ static void log_totals(const struct proxy *p)
 int main(int argc, char **argv)
 {
 	static struct proxy p; /* main's state, handed to threads by pointer */
-	bool check = false;
+	struct conf_cmdline cl;
+	bool check;
 	struct timespec wd;
 	uint64_t wd_ms;
 	sigset_t set;
 	int ret, sig;
 
-	if (parse_args(argc, argv, &p.conf_path, &check))
+	if (conf_cmdline(argc, argv, "mara-proxy", usage, &cl))
 		return 2;
+	p.conf_path = cl.path;
+	check = cl.check;
 	ret = conf_load(&p.conf, p.conf_path);
 	if (ret) {
 		fprintf(stderr, "mara-proxy: %s: configuration refused (see the error above)\n",

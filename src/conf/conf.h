@@ -10,6 +10,7 @@
 #include "mr.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define CONF_MAX_PEERS 16
@@ -108,6 +109,18 @@ int conf_load(struct conf *c, const char *path);
 
 /* Same from a string (tests, embedded default); @name labels errors. */
 int conf_load_string(struct conf *c, const char *text, const char *name);
+
+/* What the shared command line asked for. */
+struct conf_cmdline {
+	const char *path; /* -c FILE; NULL = the embedded default */
+	bool check;       /* --check-config */
+};
+
+/* conf_cmdline() : parses -c FILE / --config FILE, --check-config, and answers --help (@usage to
+ * stdout), --version and --print-default itself (exit 0). Returns 0, or -EINVAL after printing
+ * @usage to stderr for an unknown flag or a stray argument. */
+int conf_cmdline(int argc, char **argv, const char *binary, void (*usage)(FILE *f),
+                 struct conf_cmdline *out);
 
 /* The embedded default as libconfig text (printed by --print-default). */
 const char *conf_embedded_default(void);
