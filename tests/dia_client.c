@@ -177,6 +177,7 @@ struct mar {
 	struct auth_digest *cred; /* SIP-Authorization */
 	uint8_t flags;            /* header flags; default R|P */
 	uint32_t extra_code;      /* an extra AVP with this code (M flag) */
+	const char *sid;          /* Session-Id to use; NULL = a new one */
 	bool proxy_info;
 };
 
@@ -185,7 +186,10 @@ static int build_mar(struct cli *c, const struct mar *r, uint8_t *buf, uint32_t 
 	char sid[128];
 	struct dia_enc e;
 
-	snprintf(sid, sizeof(sid), "client.test;%ld;%lu", (long)time(NULL), ++session_seq);
+	if (r->sid)
+		snprintf(sid, sizeof(sid), "%s", r->sid);
+	else
+		snprintf(sid, sizeof(sid), "client.test;%ld;%lu", (long)time(NULL), ++session_seq);
 	dia_enc_init(&e, buf, cap);
 	*hbh = c->hbh++;
 	dia_enc_hdr(&e, r->flags ? r->flags : DIA_FLAG_R | DIA_FLAG_P, DIA_CMD_MA, DIA_APP_SIP,
@@ -420,10 +424,24 @@ static void refusals(struct cli *c, const char *secret_hex)
 	got = rc_of(c, &r);
 	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
 	   "right password after a wrong one, same nonce -> 2006 (got %u)", got);
-	/* replay of that exact credential */
-	got = rc_of(c, &r);
-	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "replayed nc -> 4001 (got %u)", got);
+	/* nc 2 in one request, then the same request again (same Session-Id: a SIP retransmission
+	 * through a stateless proxy) is not a replay; nc 2 from another request is */
 	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 2);
+	r.sid = "client.test;retransmitted;1";
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED, "nc 2 on the same nonce -> 2006 (got %u)",
+	   got);
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+	   "the same MAR again with the same Session-Id (retransmission) -> 2006 (got %u)", got);
+	r.sid = NULL;
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED,
+	   "nc 2 again from another request (Session-Id) -> 4001 replay (got %u)", got);
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 1);
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "replayed nc 1 -> 4001 (got %u)", got);
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 3);
 	got = rc_of(c, &r);
 	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
 	   "next nc on the same nonce -> 2006 (got %u)", got);

@@ -624,6 +624,30 @@ static void test_replay_basic(void **state)
 	auth_replay_destroy(NULL);
 }
 
+/* The same request again (same @txn) with the same nc is a retransmission (1), within
+ * AUTH_REPLAY_RETRANS_S; another request, or later, or a lower nc, is a replay. */
+static void test_replay_txn(void **state)
+{
+	struct auth_replay *r;
+	struct mr_str n = S("nonce-txn");
+
+	(void)state;
+	assert_int_equal(auth_replay_create(0, 300, &r), 0);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0xa1, NOW), 0);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0xa1, NOW + 1), 1);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0xa1, NOW + AUTH_REPLAY_RETRANS_S), 1);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0xb2, NOW + 2), -EALREADY);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0, NOW + 2), -EALREADY);
+	assert_int_equal(auth_replay_check(r, n, NOW, 1, NOW + 2), -EALREADY);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0xa1, NOW + AUTH_REPLAY_RETRANS_S + 1),
+	                 -EALREADY);
+	/* a higher nc moves on; the older request's retransmission is then a replay */
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 2, 0xc3, NOW + 3), 0);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 1, 0xa1, NOW + 3), -EALREADY);
+	assert_int_equal(auth_replay_check_txn(r, n, NOW, 2, 0xc3, NOW + 4), 1);
+	auth_replay_destroy(r);
+}
+
 /* Tiny table, many nonces, random uses: whatever gets evicted, an nc at or below one already
  * accepted is never accepted again. */
 static void test_replay_pressure(void **state)
@@ -1059,6 +1083,7 @@ int main(void)
 	    cmocka_unit_test(test_nonce_expiry),
 	    cmocka_unit_test(test_nonce_shared_key),
 	    cmocka_unit_test(test_replay_basic),
+	    cmocka_unit_test(test_replay_txn),
 	    cmocka_unit_test(test_replay_pressure),
 	    cmocka_unit_test(test_replay_threads),
 	    cmocka_unit_test_setup_teardown(test_users_load, users_setup, users_teardown),

@@ -157,6 +157,18 @@ void auth_replay_destroy(struct auth_replay *r);
 int auth_replay_check(struct auth_replay *r, struct mr_str nonce, uint64_t minted, uint32_t nc,
                       uint64_t now);
 
+/* How long the same request may come again with the same nonce-count (a SIP transaction's
+ * lifetime, RFC 3261 timer B/F). */
+#define AUTH_REPLAY_RETRANS_S 32
+
+/* auth_replay_check_txn() : auth_replay_check() that also knows which request used the count:
+ * @txn (non-zero; e.g. a hash of the Diameter Session-Id, which the proxy derives from Call-ID
+ * and From-tag) seen again with the same @nc within AUTH_REPLAY_RETRANS_S is a retransmission
+ * of that request, not a replay: returns 1 (and changes nothing). Another request with a used
+ * count is still -EALREADY. */
+int auth_replay_check_txn(struct auth_replay *r, struct mr_str nonce, uint64_t minted, uint32_t nc,
+                          uint64_t txn, uint64_t now);
+
 /* ---- user store ------------------------------------------------------------------------- */
 
 /* One user. HA1 columns are lowercase hex, empty when the file has no such column. */

@@ -20,7 +20,9 @@
 struct replay_entry {
 	uint64_t h1, h2; /* XXH3_64bits(nonce), XXH3_64bits_withSeed(nonce, REPLAY_SEED) */
 	uint64_t minted;
-	uint32_t nc; /* highest nonce-count accepted */
+	uint64_t txn; /* the request that used @nc (0: unknown) */
+	uint64_t at;  /* when @nc was accepted */
+	uint32_t nc;  /* highest nonce-count accepted */
 };
 
 struct replay_bucket {
@@ -89,7 +91,7 @@ static bool entry_expired(const struct replay_entry *e, uint64_t lifetime, uint6
 
 /* Called with the bucket's stripe held. */
 static int bucket_check(struct replay_bucket *b, uint64_t h1, uint64_t h2, uint64_t minted,
-                        uint32_t nc, uint64_t lifetime, uint64_t now)
+                        uint32_t nc, uint64_t txn, uint64_t lifetime, uint64_t now)
 {
 	struct replay_entry *slot = NULL, *victim = NULL;
 
@@ -99,9 +101,16 @@ static int bucket_check(struct replay_bucket *b, uint64_t h1, uint64_t h2, uint6
 		if (e->nc != 0 && e->h1 == h1 && e->h2 == h2) {
 			if (entry_expired(e, lifetime, now))
 				return -ESTALE;
+			/* the same request again (a SIP retransmission reaching a stateless
+			 * proxy): not a replay, within the time a transaction lives */
+			if (nc == e->nc && txn && txn == e->txn &&
+			    now - e->at <= AUTH_REPLAY_RETRANS_S)
+				return 1;
 			if (nc <= e->nc)
 				return -EALREADY;
 			e->nc = nc;
+			e->txn = txn;
+			e->at = now;
 			return 0;
 		}
 	}
@@ -126,12 +135,19 @@ static int bucket_check(struct replay_bucket *b, uint64_t h1, uint64_t h2, uint6
 			b->below = victim->minted + 1;
 		slot = victim;
 	}
-	*slot = (struct replay_entry){.h1 = h1, .h2 = h2, .minted = minted, .nc = nc};
+	*slot = (struct replay_entry){
+	    .h1 = h1, .h2 = h2, .minted = minted, .txn = txn, .at = now, .nc = nc};
 	return 0;
 }
 
 int auth_replay_check(struct auth_replay *r, struct mr_str nonce, uint64_t minted, uint32_t nc,
                       uint64_t now)
+{
+	return auth_replay_check_txn(r, nonce, minted, nc, 0, now);
+}
+
+int auth_replay_check_txn(struct auth_replay *r, struct mr_str nonce, uint64_t minted, uint32_t nc,
+                          uint64_t txn, uint64_t now)
 {
 	uint64_t h1 = XXH3_64bits(nonce.p, nonce.len);
 	uint64_t h2 = XXH3_64bits_withSeed(nonce.p, nonce.len, REPLAY_SEED);
@@ -140,7 +156,7 @@ int auth_replay_check(struct auth_replay *r, struct mr_str nonce, uint64_t minte
 	int ret;
 
 	pthread_mutex_lock(lock);
-	ret = bucket_check(&r->bucket[idx], h1, h2, minted, nc, r->lifetime_s, now);
+	ret = bucket_check(&r->bucket[idx], h1, h2, minted, nc, txn, r->lifetime_s, now);
 	pthread_mutex_unlock(lock);
 	return ret;
 }

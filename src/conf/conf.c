@@ -177,7 +177,7 @@ void conf_defaults(struct conf *c)
 	a->max_message = 65536;
 	a->accept_unknown_peers = true;
 	a->nonce_lifetime_s = 300;
-	a->replay_entries = 1u << 16;
+	a->replay_entries = 1u << 20; /* 48 MiB: 3,500 new nonces a second over a 300 s lifetime */
 	a->algorithms[0] = AUTH_ALG_MD5;
 	a->nalgorithms = 1;
 	snprintf(a->stats_addr, sizeof(a->stats_addr), "127.0.0.1");

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 /* What a MAR says, as slices into it. */
 struct mar_view {
@@ -261,6 +262,19 @@ static void refuse(struct maa_plan *p, uint32_t rc, uint64_t *counter, const cha
 	mr_count(counter, 1);
 }
 
+/* Which request a MAR is for: its Session-Id (mara-proxy derives it from Call-ID and From-tag,
+ * so a retransmitted request carries the same one). 0 when absent. */
+static uint64_t txn_of(const struct dia_msg *m)
+{
+	struct dia_avp a;
+	uint64_t h;
+
+	if (dia_msg_find(m, DIA_AVP_SESSION_ID, 0, &a) <= 0 || !a.data.len)
+		return 0;
+	h = XXH3_64bits(a.data.p, a.data.len);
+	return h ? h : 1;
+}
+
 /* A MAR with SIP-Authorization: validate as the Diameter server (§6.4). */
 static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const struct mar_view *v,
                           struct auth_digest *d, struct maa_plan *p, uint64_t now)
@@ -327,7 +341,9 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 		return;
 	}
 	/* Only a verified response may advance the nonce count, so garbage cannot burn it. */
-	ret = auth_replay_check(cfg->replay, d->nonce, minted, nc, now);
+	ret = auth_replay_check_txn(cfg->replay, d->nonce, minted, nc, txn_of(m), now);
+	if (ret == 1) /* the same SIP request again through a stateless proxy */
+		mr_count(&s->st.retransmissions, 1);
 	if (ret == -ESTALE) {
 		plan_challenge(s, v, p);
 		p->stale = true;

@@ -27,16 +27,17 @@ struct dia_sipsrv_cfg {
 /* Outcome counters of one loop. */
 struct dia_sipsrv_stats {
 	uint64_t mar;
-	uint64_t challenges;   /* 2008/4013 with SIP-Authenticate */
-	uint64_t stale;        /* challenges with Digest-Stale */
-	uint64_t authorized;   /* 2006 */
-	uint64_t bad_response; /* 4001: wrong password */
-	uint64_t forged_nonce; /* 4001: MAC mismatch or malformed nonce */
-	uint64_t replayed;     /* 4001: nonce count seen before */
-	uint64_t unknown_user; /* 5032 */
-	uint64_t bad_scheme;   /* 5037 */
-	uint64_t aor_mismatch; /* 5033 */
-	uint64_t bad_request;  /* 4001/5004 for other malformed credentials */
+	uint64_t challenges;      /* 2008/4013 with SIP-Authenticate */
+	uint64_t stale;           /* challenges with Digest-Stale */
+	uint64_t authorized;      /* 2006 */
+	uint64_t bad_response;    /* 4001: wrong password */
+	uint64_t forged_nonce;    /* 4001: MAC mismatch or malformed nonce */
+	uint64_t replayed;        /* 4001: nonce count seen before */
+	uint64_t retransmissions; /* the same request again (same nc, same Session-Id): 2006 */
+	uint64_t unknown_user;    /* 5032 */
+	uint64_t bad_scheme;      /* 5037 */
+	uint64_t aor_mismatch;    /* 5033 */
+	uint64_t bad_request;     /* 4001/5004 for other malformed credentials */
 };
 
 struct dia_sipsrv {
