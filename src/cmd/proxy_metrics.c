@@ -30,6 +30,8 @@ enum fam {
 	F_TCP,      /* connections accepted */
 	F_MAR,      /* MAR sent */
 	F_MAA,      /* by class */
+	F_MAA_RC,   /* by Result-Code, as judged by the shards */
+	F_PEER_WD,  /* watchdog state per peer */
 	F_MAR_TO,   /* timeouts */
 	F_INFLIGHT, /* gauge */
 	F_RTT,      /* histogram */
@@ -111,6 +113,14 @@ static void collect_sip(struct proxy_metrics *pm, struct stats_emit *e)
 	                   SUM(pm, acks_absorbed));
 	stats_emit_gauge(e, pm->f[F_PENDING], NULL, (double)SUM(pm, pending_gauge));
 	stats_emit_counter(e, pm->f[F_TCP], NULL, SUM(pm, tcp_accepted));
+	for (unsigned k = 0; k < SIP_SHARD_RESULTS; k++) {
+		uint32_t rc = sip_shard_result_of_slot(k);
+
+		snprintf(code, sizeof(code), "%u", rc);
+		stats_emit_counter(
+		    e, pm->f[F_MAA_RC], (const char *[]){rc ? code : "other"},
+		    sum(pm, offsetof(struct sip_shard_stats, maa_by_code) + k * sizeof(uint64_t)));
+	}
 }
 
 static void collect_diameter(struct proxy_metrics *pm, struct stats_emit *e)
@@ -135,6 +145,9 @@ static void collect_diameter(struct proxy_metrics *pm, struct stats_emit *e)
 			continue;
 		stats_emit_gauge(e, pm->f[F_PEER_UP], (const char *[]){pm->peer_names[i]},
 		                 p.usable ? 1 : 0);
+		/* RFC 3539 state: 0 okay, 1 suspect, 2 reopen; -1 when not open */
+		stats_emit_gauge(e, pm->f[F_PEER_WD], (const char *[]){pm->peer_names[i]},
+		                 p.state == DIA_PS_OPEN ? (double)p.wd : -1);
 		stats_emit_counter(e, pm->f[F_PEER_EV],
 		                   (const char *[]){pm->peer_names[i], "connect"}, p.connects);
 		stats_emit_counter(e, pm->f[F_PEER_EV], (const char *[]){pm->peer_names[i], "open"},
@@ -235,6 +248,18 @@ static const struct def defs[] = {
      "mara_diameter_maa_received_total",
      "Multimedia-Auth-Answers by Result-Code class",
      {"class"},
+     1},
+    {F_MAA_RC,
+     STATS_COUNTER,
+     "mara_diameter_maa_results_total",
+     "Multimedia-Auth-Answers by Result-Code (the codes RFC 4740 uses; other)",
+     {"code"},
+     1},
+    {F_PEER_WD,
+     STATS_GAUGE,
+     "mara_diameter_peer_watchdog_state",
+     "RFC 3539 watchdog: 0 okay, 1 suspect, 2 reopen, -1 not open",
+     {"peer"},
      1},
     {F_MAR_TO,
      STATS_COUNTER,

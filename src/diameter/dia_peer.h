@@ -73,7 +73,7 @@ struct dia_peer_cfg {
 };
 
 /* Counters of one loop's peer layer (summed by the stats module later). */
-struct dia_peer_stats {
+struct __attribute__((aligned(64))) dia_peer_stats {
 	uint64_t rx_msgs, tx_msgs;
 	uint64_t framing_errors; /* connection closed: framing lost */
 	uint64_t invalid_msgs;   /* answered with a 3xxx/5xxx error */

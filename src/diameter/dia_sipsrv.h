@@ -24,8 +24,8 @@ struct dia_sipsrv_cfg {
 	struct auth_users_ref *users;     /* shared */
 };
 
-/* Outcome counters of one loop. */
-struct dia_sipsrv_stats {
+/* Outcome counters of one loop: one writer (the loop), on their own cache lines. */
+struct __attribute__((aligned(64))) dia_sipsrv_stats {
 	uint64_t mar;
 	uint64_t challenges;      /* 2008/4013 with SIP-Authenticate */
 	uint64_t stale;           /* challenges with Digest-Stale */

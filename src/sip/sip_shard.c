@@ -499,6 +499,7 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 		reply_code(sh, &m, &p->rcv, tc, 500);
 		goto done;
 	}
+	stats_add(&sh->st.maa_by_code[sip_shard_result_slot(r.result_code)], 1);
 	switch (r.outcome) {
 	case DIA_SIPCLI_CHALLENGE:
 		challenge(sh, &m, &p->rcv, tc, &r.chal);
@@ -953,4 +954,20 @@ unsigned sip_shard_code_slot(unsigned code)
 unsigned sip_shard_code_of_slot(unsigned slot)
 {
 	return slot < MR_ARRAY_SIZE(code_slots) ? code_slots[slot] : 0;
+}
+
+static const uint32_t result_slots[SIP_SHARD_RESULTS - 1] = {
+    1001, 2001, 2006, 2008, 3002, 3004, 4001, 4013, 5001, 5005, 5012, 5032, 5037};
+
+unsigned sip_shard_result_slot(uint32_t rc)
+{
+	for (unsigned i = 0; i < MR_ARRAY_SIZE(result_slots); i++)
+		if (result_slots[i] == rc)
+			return i;
+	return SIP_SHARD_RESULTS - 1;
+}
+
+uint32_t sip_shard_result_of_slot(unsigned slot)
+{
+	return slot < MR_ARRAY_SIZE(result_slots) ? result_slots[slot] : 0;
 }

@@ -34,6 +34,7 @@ struct sip_shard_cfg {
 
 #define SIP_SHARD_METHODS 15 /* enum sip_method bits */
 #define SIP_SHARD_CODES   12 /* local response codes counted one by one, the last: others */
+#define SIP_SHARD_RESULTS 14 /* MAA Result-Codes counted one by one, the last: others */
 
 /* Per-shard counters: written by the shard thread only (stats_add: no RMW), read by the stats
  * thread with relaxed loads; on their own cache lines (no false sharing between shards). */
@@ -42,6 +43,7 @@ struct __attribute__((aligned(64))) sip_shard_stats {
 	uint64_t rx_by_method[SIP_SHARD_METHODS]; /* index: bit of enum sip_method */
 	uint64_t sent_by_code[SIP_SHARD_CODES];   /* local responses: sip_shard_code_slot() */
 	uint64_t fwd_by_class[7];                 /* forwarded responses by class, [0] other */
+	uint64_t maa_by_code[SIP_SHARD_RESULTS];  /* MAAs judged: sip_shard_result_slot() */
 	uint64_t parse_errors, replied_400, replied_505;
 	uint64_t local_replies;       /* 4xx/5xx we answered by rule (416, 420, 482, 483...) */
 	uint64_t not_allowed;         /* next hop outside the allow-list: 403 */
@@ -93,6 +95,9 @@ void sip_shard_fini(struct sip_shard *sh);
 /* Slot of @code in sent_by_code (SIP_SHARD_CODES - 1 for the others), and back (0: others). */
 unsigned sip_shard_code_slot(unsigned code);
 unsigned sip_shard_code_of_slot(unsigned slot);
+/* The same for MAA Result-Codes (maa_by_code). */
+unsigned sip_shard_result_slot(uint32_t rc);
+uint32_t sip_shard_result_of_slot(unsigned slot);
 
 /* sip_shard_set_rules() : publishes @px for shards[0..n) and returns the previous rules once no
  * shard can still be using them (each finished a loop turn after the swap; bounded wait of

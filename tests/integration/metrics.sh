@@ -81,6 +81,9 @@ expect 'mara_sip_responses_forwarded_total{class="2xx"}' 200
 expect 'mara_diameter_mar_sent_total' 200
 expect 'mara_diameter_maa_received_total{class="2xxx"}' 200
 expect 'mara_diameter_mar_rtt_seconds_count' 200
+expect 'mara_diameter_maa_results_total{code="2008"}' 100
+expect 'mara_diameter_maa_results_total{code="2006"}' 100
+expect 'mara_diameter_peer_watchdog_state{peer="aaa.test"}' 0
 expect 'mara_diameter_mar_rtt_seconds_bucket{le="+Inf"}' 200
 expect 'mara_diameter_peer_up{peer="aaa.test"}' 1
 expect 'mara_sip_pending_requests' 0
