@@ -488,7 +488,8 @@ static int take_challenge(struct bench_thread *t, struct bench_call *c, const st
 		return -EINVAL;
 	memcpy(c->nonce, d.nonce.p, d.nonce.len);
 	c->nonce_len = (uint8_t)d.nonce.len;
-	memcpy(c->opaque, d.opaque.p, d.opaque.len);
+	if (d.opaque.len) /* absent: a NULL slice, and memcpy(NULL) is undefined even for 0 */
+		memcpy(c->opaque, d.opaque.p, d.opaque.len);
 	c->opaque_len = (uint8_t)d.opaque.len;
 	c->alg = (uint8_t)alg;
 	c->nc = 1;
