@@ -283,13 +283,6 @@ static int cmp_u32(uint32_t a, uint32_t b)
 	return (a > b) - (a < b);
 }
 
-static int avp_cmp(const void *k, const void *e)
-{
-	const struct dia_avp_def *a = k, *b = e;
-
-	return a->vendor != b->vendor ? cmp_u32(a->vendor, b->vendor) : cmp_u32(a->code, b->code);
-}
-
 static int cmd_cmp(const void *k, const void *e)
 {
 	return cmp_u32(((const struct dia_cmd_def *)k)->code,
@@ -330,11 +323,25 @@ uint32_t dia_type_size(enum dia_type t)
 	}
 }
 
+/* hot: per AVP when a message is validated. An inline binary search on one 64-bit key (vendor,
+ * code): bsearch()'s comparator call per step was 40 % of validating a MAR (bench/micro). */
 const struct dia_avp_def *dia_dict_avp(uint32_t code, uint32_t vendor)
 {
-	const struct dia_avp_def key = {.code = code, .vendor = vendor};
+	uint64_t key = (uint64_t)vendor << 32 | code;
+	size_t lo = 0, hi = MR_ARRAY_SIZE(avp_defs);
 
-	return bsearch(&key, avp_defs, MR_ARRAY_SIZE(avp_defs), sizeof(avp_defs[0]), avp_cmp);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k = (uint64_t)avp_defs[mid].vendor << 32 | avp_defs[mid].code;
+
+		if (k == key)
+			return &avp_defs[mid];
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 /* Base commands (app 0) are valid on any application; the relay application carries any. */
