@@ -479,6 +479,8 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 		n = config_setting_length(s);
 		if (n > CONF_MAX_PEERS)
 			return bad(s, "too many peers", NULL);
+		if (n == 0 && f->off == PRX(peers)) /* the proxy cannot work without one */
+			return bad(s, "at least one Diameter peer is needed", NULL);
 		for (int i = 0; i < n; i++) {
 			ret = parse_peer(config_setting_get_elem(s, (unsigned)i),
 			                 (struct conf_peer *)(void *)base + i);
