@@ -70,54 +70,46 @@ struct aaa {
 	const struct dia_sipsrv_stats **srv_st;
 	const struct dia_peer_stats **peer_st;
 	struct aaa_metrics_src msrc;
-	struct stats_registry *stats;
+	struct stats_server stats;
 	struct aaa_metrics *metrics;
-	struct stats_http *http;
 };
 
 static const uint32_t advertised_apps[] = {DIA_APP_SIP};
+
+static int metrics_setup(struct stats_registry *r, void *arg)
+{
+	struct aaa *a = arg;
+
+	return aaa_metrics_init(r, &a->msrc, &a->metrics);
+}
 
 /* /metrics, when configured: a failure to bind is logged and mara-aaa runs without it. */
 static void stats_start(struct aaa *a)
 {
 	const struct conf_aaa *c = &a->conf.aaa;
-	int ret = -ENOMEM;
 
 	if (!c->stats_port)
 		return;
 	a->srv_st = calloc(a->nloops, sizeof(*a->srv_st));
 	a->peer_st = calloc(a->nloops, sizeof(*a->peer_st));
-	if (a->srv_st && a->peer_st) {
-		for (unsigned i = 0; i < a->nloops; i++) {
-			a->srv_st[i] = &a->loops[i].srv.st;
-			a->peer_st[i] = &a->loops[i].pst;
-		}
-		a->msrc = (struct aaa_metrics_src){a->srv_st, a->peer_st, a->nloops, &a->table};
-		ret = stats_registry_create("mara-aaa", &a->stats);
+	if (!a->srv_st || !a->peer_st) {
+		mr_err("msg=\"metrics endpoint not started\" err=%d", -ENOMEM);
+		return;
 	}
-	if (ret == 0)
-		ret = aaa_metrics_init(a->stats, &a->msrc, &a->metrics);
-	if (ret == 0)
-		ret = stats_http_start(a->stats, c->stats_addr, c->stats_port, &a->http);
-	if (ret)
-		mr_err("msg=\"metrics endpoint not started\" addr=%s port=%u err=%d", c->stats_addr,
-		       c->stats_port, ret);
-	else
-		mr_info("msg=\"metrics endpoint\" url=http://%s:%u/metrics", c->stats_addr,
-		        c->stats_port);
+	for (unsigned i = 0; i < a->nloops; i++) {
+		a->srv_st[i] = &a->loops[i].srv.st;
+		a->peer_st[i] = &a->loops[i].pst;
+	}
+	a->msrc = (struct aaa_metrics_src){a->srv_st, a->peer_st, a->nloops, &a->table};
+	stats_serve(&a->stats, "mara-aaa", c->stats_addr, c->stats_port, metrics_setup, a);
 }
 
 static void stats_stop(struct aaa *a)
 {
-	if (a->http)
-		stats_http_stop(a->http);
-	if (a->stats)
-		stats_registry_destroy(a->stats);
+	stats_serve_stop(&a->stats);
 	aaa_metrics_free(a->metrics);
 	free(a->srv_st);
 	free(a->peer_st);
-	a->http = NULL;
-	a->stats = NULL;
 	a->metrics = NULL;
 }
 

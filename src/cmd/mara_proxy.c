@@ -26,9 +26,8 @@ struct proxy {
 	const char *conf_path;
 	struct sip_proxy_cfg *px; /* the rules in force (owned; replaced on SIGHUP) */
 	const char *peer_names[CONF_MAX_PEERS];
-	struct stats_registry *stats;
+	struct stats_server stats;
 	struct proxy_metrics *metrics;
-	struct stats_http *http;
 	struct sip_shard_cfg scfg;
 	struct dia_pool_cfg pcfg;
 	struct dia_pool_peer peers[CONF_MAX_PEERS];
@@ -128,38 +127,29 @@ static void reload(struct proxy *p)
 	mr_info("msg=\"reloaded\" routes=%u allow=%u realm=%s", px->nroutes, px->nallow, px->realm);
 }
 
+static int metrics_setup(struct stats_registry *r, void *arg)
+{
+	struct proxy *p = arg;
+
+	return proxy_metrics_init(r, p->shards, p->nshards, p->pool, p->peer_names,
+	                          p->conf.proxy.npeers, &p->metrics);
+}
+
 /* /metrics, when configured: a failure to bind is logged and the proxy runs without it. */
 static void stats_start(struct proxy *p)
 {
 	const struct conf_proxy *c = &p->conf.proxy;
-	int ret;
 
 	if (!c->stats_port)
 		return;
 	for (unsigned i = 0; i < c->npeers; i++)
 		p->peer_names[i] = c->peers[i].host;
-	ret = stats_registry_create("mara-proxy", &p->stats);
-	if (ret == 0)
-		ret = proxy_metrics_init(p->stats, p->shards, p->nshards, p->pool, p->peer_names,
-		                         c->npeers, &p->metrics);
-	if (ret == 0)
-		ret = stats_http_start(p->stats, c->stats_addr, c->stats_port, &p->http);
-	if (ret)
-		mr_err("msg=\"metrics endpoint not started\" addr=%s port=%u err=%d", c->stats_addr,
-		       c->stats_port, ret);
-	else
-		mr_info("msg=\"metrics endpoint\" url=http://%s:%u/metrics", c->stats_addr,
-		        c->stats_port);
+	stats_serve(&p->stats, "mara-proxy", c->stats_addr, c->stats_port, metrics_setup, p);
 }
 
 static void stats_stop(struct proxy *p)
 {
-	if (p->http)
-		stats_http_stop(p->http);
-	p->http = NULL;
-	if (p->stats)
-		stats_registry_destroy(p->stats);
-	p->stats = NULL;
+	stats_serve_stop(&p->stats);
 	proxy_metrics_free(p->metrics);
 	p->metrics = NULL;
 }

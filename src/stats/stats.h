@@ -204,4 +204,18 @@ uint16_t stats_http_port(const struct stats_http *h);
  * frees @h. NULL is fine. */
 void stats_http_stop(struct stats_http *h);
 
+/* A daemon's whole /metrics: registry + endpoint. All-zero = not serving. */
+struct stats_server {
+	struct stats_registry *reg;
+	struct stats_http *http;
+};
+
+/* stats_serve() : creates the registry of @binary, lets @setup register the daemon's families and
+ * collectors in it (@arg passed through), and starts the endpoint on @addr:@port. Any failure is
+ * logged and undone: the daemon runs on without /metrics. Returns 0 or the negative errno. */
+int stats_serve(struct stats_server *s, const char *binary, const char *addr, uint16_t port,
+                int (*setup)(struct stats_registry *r, void *arg), void *arg);
+/* Stops the endpoint and frees the registry (no scrape runs after it returns). */
+void stats_serve_stop(struct stats_server *s);
+
 #endif

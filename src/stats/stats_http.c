@@ -220,3 +220,32 @@ void stats_http_stop(struct stats_http *h)
 	MHD_stop_daemon(h->d);
 	free(h);
 }
+
+int stats_serve(struct stats_server *s, const char *binary, const char *addr, uint16_t port,
+                int (*setup)(struct stats_registry *r, void *arg), void *arg)
+{
+	int ret = stats_registry_create(binary, &s->reg);
+
+	if (ret == 0)
+		ret = setup(s->reg, arg);
+	if (ret == 0)
+		ret = stats_http_start(s->reg, addr, port, &s->http);
+	if (ret) {
+		mr_err("msg=\"metrics endpoint not started\" addr=%s port=%u err=%d", addr, port,
+		       ret);
+		stats_serve_stop(s);
+		return ret;
+	}
+	mr_info("msg=\"metrics endpoint\" url=http://%s:%u/metrics", addr, port);
+	return 0;
+}
+
+void stats_serve_stop(struct stats_server *s)
+{
+	if (s->http)
+		stats_http_stop(s->http);
+	if (s->reg)
+		stats_registry_destroy(s->reg);
+	s->http = NULL;
+	s->reg = NULL;
+}
