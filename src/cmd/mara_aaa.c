@@ -548,18 +548,11 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int ret;
 
-	if (conf_cmdline(argc, argv, "mara-aaa", usage, &cl))
-		return 2;
+	ret = conf_start(argc, argv, "mara-aaa", usage, &a.conf, &cl);
+	if (ret)
+		return ret;
 	a.conf_path = cl.path;
 	check = cl.check;
-	ret = conf_load(&a.conf, a.conf_path);
-	if (ret) {
-		fprintf(stderr, "mara-aaa: %s: configuration refused (see the error above)\n",
-		        a.conf_path ? a.conf_path : "<embedded>");
-		return 1;
-	}
-	mr_log_set_level((enum mr_log_level)a.conf.log_level);
-	mr_log_use_syslog(a.conf.log_syslog, "mara-aaa");
 	if (check) {
 		struct auth_users *u;
 

@@ -274,18 +274,11 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int ret, sig;
 
-	if (conf_cmdline(argc, argv, "mara-proxy", usage, &cl))
-		return 2;
+	ret = conf_start(argc, argv, "mara-proxy", usage, &p.conf, &cl);
+	if (ret)
+		return ret;
 	p.conf_path = cl.path;
 	check = cl.check;
-	ret = conf_load(&p.conf, p.conf_path);
-	if (ret) {
-		fprintf(stderr, "mara-proxy: %s: configuration refused (see the error above)\n",
-		        p.conf_path ? p.conf_path : "<embedded>");
-		return 1;
-	}
-	mr_log_set_level((enum mr_log_level)p.conf.log_level);
-	mr_log_use_syslog(p.conf.log_syslog, "mara-proxy");
 	if (check) {
 		struct sip_proxy_cfg *px = NULL;
 

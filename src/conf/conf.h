@@ -122,6 +122,12 @@ struct conf_cmdline {
 int conf_cmdline(int argc, char **argv, const char *binary, void (*usage)(FILE *f),
                  struct conf_cmdline *out);
 
+/* conf_start() : what every daemon does first: conf_cmdline(), conf_load() of the file it names
+ * (or the embedded default), then the log level and sink from it. Returns 0, or the exit status
+ * for main(): 2 for a usage error, 1 for a refused configuration (already reported). */
+int conf_start(int argc, char **argv, const char *binary, void (*usage)(FILE *f), struct conf *c,
+               struct conf_cmdline *cl);
+
 /* The embedded default as libconfig text (printed by --print-default). */
 const char *conf_embedded_default(void);
 

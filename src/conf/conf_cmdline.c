@@ -5,6 +5,7 @@
 #include "conf.h"
 
 #include "mara_build.h"
+#include "mr_log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,5 +48,20 @@ int conf_cmdline(int argc, char **argv, const char *binary, void (*usage)(FILE *
 		usage(stderr);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int conf_start(int argc, char **argv, const char *binary, void (*usage)(FILE *f), struct conf *c,
+               struct conf_cmdline *cl)
+{
+	if (conf_cmdline(argc, argv, binary, usage, cl))
+		return 2;
+	if (conf_load(c, cl->path)) {
+		fprintf(stderr, "%s: %s: configuration refused (see the error above)\n", binary,
+		        cl->path ? cl->path : "<embedded>");
+		return 1;
+	}
+	mr_log_set_level((enum mr_log_level)c->log_level);
+	mr_log_use_syslog(c->log_syslog, binary);
 	return 0;
 }
