@@ -92,6 +92,7 @@ struct bench_cfg {
 	unsigned sockets; /* UAC sockets per thread */
 	unsigned conns;   /* Diameter connections per thread (mar) */
 	unsigned burst;   /* MESSAGEs per UA (message-burst) */
+	unsigned hold_ms; /* invite/noauth: the call stays up this long between ACK and BYE */
 	unsigned table;   /* call slots per thread */
 	double warmup_s;
 	double timeout_s;
@@ -131,6 +132,7 @@ enum bench_state {
 	BENCH_S_REQ1, /* first request (no credentials) out */
 	BENCH_S_REQ2, /* request with credentials out */
 	BENCH_S_BYE,  /* BYE out */
+	BENCH_S_HOLD, /* call up (--hold): the BYE waits in @last */
 	BENCH_S_MAR1,
 	BENCH_S_MAR2,
 };

@@ -178,6 +178,11 @@ void bench_sip_timer(struct bench_thread *t, struct bench_call *c)
 	uint64_t now = t->loop.now_ms;
 	bool inv = is_invite_flow(t) && c->state != BENCH_S_BYE;
 
+	if (c->state == BENCH_S_HOLD) { /* the call's hold time is over: hang up */
+		c->state = BENCH_S_BYE;
+		send_request(t, c);
+		return;
+	}
 	if (now >= c->deadline) {
 		bench_call_end(t, c, BENCH_F_TIMEOUT, 0);
 		return;
@@ -443,6 +448,13 @@ static int ack_2xx(struct bench_thread *t, struct bench_call *c, const struct si
 		return -ENOBUFS;
 	c->len = (uint16_t)b.len;
 	c->cseq = m->cseq + 1;
+	if (t->cfg->hold_ms) { /* bench_sip_timer() sends it */
+		c->state = BENCH_S_HOLD;
+		c->rtx_due = 0;
+		c->deadline = t->loop.now_ms + t->cfg->hold_ms;
+		bench_timer_arm(t, c);
+		return 0;
+	}
 	c->state = BENCH_S_BYE;
 	send_request(t, c);
 	return 0;

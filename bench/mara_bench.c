@@ -59,6 +59,7 @@ static void usage(FILE *out)
 	    "  --warmup S        seconds not counted (0)\n"
 	    "  --timeout S       transaction timeout, Timer B/F (32)\n"
 	    "  --max-fail F      failures allowed: a count or a percentage (0)\n"
+	    "  --hold S          invite/noauth: seconds each call stays up before its BYE (0)\n"
 	    "  --table N         call slots per thread (default from rate/concurrency)\n"
 	    "  --json            one JSON object on stdout instead of the table\n"
 	    "  --progress        a progress line on stderr every second (default: on a tty)\n"
@@ -159,6 +160,7 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 		O_TIMEOUT,
 		O_MAXFAIL,
 		O_TABLE,
+		O_HOLD,
 		O_JSON,
 		O_PROGRESS,
 		O_LOCAL,
@@ -186,6 +188,7 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"max-fail", required_argument, NULL, O_MAXFAIL},
 	    {"table", required_argument, NULL, O_TABLE},
+	    {"hold", required_argument, NULL, O_HOLD},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"progress", no_argument, NULL, O_PROGRESS},
 	    {"local", required_argument, NULL, O_LOCAL},
@@ -295,6 +298,9 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 			case O_TABLE:
 				table = v;
 				break;
+			case O_HOLD:
+				cfg->hold_ms = (unsigned)(v * 1000);
+				break;
 			}
 		}
 	}
@@ -322,6 +328,8 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 	if (cfg->threads == 0 || cfg->threads > 64 || cfg->sockets == 0 || cfg->sockets > 64 ||
 	    cfg->conns == 0 || cfg->conns > 64 || cfg->burst == 0 || cfg->burst > 60000)
 		return bad("--threads/--sockets/--conns/--burst", NULL);
+	if (cfg->hold_ms > 50000)
+		return bad("--hold (0..50 s)", NULL);
 	if (cfg->timeout_s < 1 || cfg->timeout_s > 60)
 		return bad("--timeout (1..60 s)", NULL);
 	if (!cfg->domain[0]) {
@@ -340,7 +348,7 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 
 		/* open loop: 8 s worth of starts absorbs a stall; closed loop: the concurrency */
 		if (cfg->rate > 0) {
-			table = cfg->rate / cfg->threads * 8;
+			table = cfg->rate / cfg->threads * (8 + cfg->hold_ms / 1000.0);
 			if (table < 256)
 				table = 256;
 			if (per && per < table)

@@ -124,7 +124,7 @@ struct shard {
 	struct dia_pool *pool;
 	unsigned id;
 	pthread_t th;
-	struct dia_pool_req *reqs;
+	char *reqs; /* NREQS requests of REQ_STRIDE bytes, each with a full-size MAR buffer */
 	struct dia_pool_req *free_list[NREQS];
 	unsigned nfree;
 	uint64_t t_submit[NREQS];
@@ -158,9 +158,34 @@ static void sid_for(char *out, size_t cap, unsigned shard, uint64_t seq)
 	dia_sipcli_session_id(out, cap, MR_STR_LIT(ORIGIN), mr_str_c(call), mr_str_c(tag));
 }
 
+#define REQ_STRIDE ((sizeof(struct dia_pool_req) + DIA_POOL_MSG_MAX + 63) & ~(size_t)63)
+
+static struct dia_pool_req *req_at(struct shard *sh, unsigned k)
+{
+	return (struct dia_pool_req *)(void *)(sh->reqs + (size_t)k * REQ_STRIDE);
+}
+
+static size_t req_idx(const struct shard *sh, const struct dia_pool_req *r)
+{
+	return (size_t)((const char *)r - sh->reqs) / REQ_STRIDE;
+}
+
+/* A request back to full capacity, its out-of-place answer (if any) freed. */
+static void req_reset(struct dia_pool_req *r)
+{
+	if (r->maa && r->maa != r->mar)
+		free(r->maa);
+	r->maa = NULL;
+	r->cap = DIA_POOL_MSG_MAX;
+}
+
 static struct dia_pool_req *req_get(struct shard *sh)
 {
-	return sh->nfree ? sh->free_list[--sh->nfree] : NULL;
+	struct dia_pool_req *r = sh->nfree ? sh->free_list[--sh->nfree] : NULL;
+
+	if (r)
+		req_reset(r);
+	return r;
 }
 
 static void req_put(struct shard *sh, struct dia_pool_req *req)
@@ -171,7 +196,13 @@ static void req_put(struct shard *sh, struct dia_pool_req *req)
 /* Submits @req (MAR already encoded); 0, or the submit error (req back on the free list). */
 static int submit(struct shard *sh, struct dia_pool_req *req)
 {
-	int ret = dia_pool_submit(sh->pool, sh->id, req);
+	int ret;
+
+	/* every other request is as small as its MAR, as the proxy's are: an answer larger than
+	 * the MAR then lands in an allocation of its own (dia_pool_req.maa) */
+	if (req_idx(sh, req) % 2)
+		req->cap = req->mar_len;
+	ret = dia_pool_submit(sh->pool, sh->id, req);
 
 	if (ret) {
 		req_put(sh, req);
@@ -179,7 +210,7 @@ static int submit(struct shard *sh, struct dia_pool_req *req)
 		sh->last_submit_err = ret;
 		return ret;
 	}
-	sh->t_submit[req - sh->reqs] = mono_ns();
+	sh->t_submit[req_idx(sh, req)] = mono_ns();
 	sh->outstanding++;
 	sh->kick_due = true;
 	return 0;
@@ -401,7 +432,7 @@ static bool phase_finished(struct shard *sh)
 
 static void on_answer(struct shard *sh, struct dia_pool_req *req)
 {
-	uint64_t lat = mono_ns() - sh->t_submit[req - sh->reqs];
+	uint64_t lat = mono_ns() - sh->t_submit[req_idx(sh, req)];
 
 	sh->outstanding--;
 	sh->answered++;
@@ -485,13 +516,17 @@ static int rig_up(struct rig *r, const struct peer_arg *pa, unsigned npeers, uns
 		sh->loop.on_wake = shard_wake;
 		sh->loop.wake_arg = sh;
 		sh->id = i;
-		sh->reqs = calloc(NREQS, sizeof(*sh->reqs));
+		sh->reqs = calloc(NREQS, REQ_STRIDE);
 		sh->seen_cap = 1u << 16;
 		sh->seen = calloc(sh->seen_cap, 1);
 		if (!sh->reqs || !sh->seen)
 			return -ENOMEM;
-		for (unsigned k = 0; k < NREQS; k++)
-			req_put(sh, &sh->reqs[k]);
+		for (unsigned k = 0; k < NREQS; k++) {
+			struct dia_pool_req *q = req_at(sh, k);
+
+			req_reset(q);
+			req_put(sh, q);
+		}
 		atomic_store(&sh->done, true);
 		r->loops[i] = &sh->loop;
 	}
@@ -564,6 +599,8 @@ static void rig_down(struct rig *r)
 		if (sh->hash_ready)
 			auth_hash_fini(&sh->hash);
 		io_loop_fini(&sh->loop);
+		for (unsigned k = 0; sh->reqs && k < NREQS; k++)
+			req_reset(req_at(sh, k));
 		free(sh->reqs);
 		free(sh->seen);
 	}

@@ -326,6 +326,7 @@ static int loop_setup(struct aaa *a, struct aaa_loop *al, unsigned id)
 		       ret);
 		return ret;
 	}
+	io_loop_batch_or_warn(&al->io, c->batch_wait_us);
 	al->io.on_wake = on_wake;
 	al->io.wake_arg = al;
 	ret = dia_sipsrv_init(&al->srv, &a->scfg);

@@ -176,6 +176,7 @@ static int start(struct proxy *p)
 	    .listen_port = c->listen_port,
 	    .tcp = c->tcp,
 	    .max_pending = c->max_pending,
+	    .batch_us = c->batch_wait_us,
 	    .retry_after_s = c->retry_after_s,
 	};
 	for (unsigned i = 0; i < c->npeers; i++) {
@@ -196,6 +197,7 @@ static int start(struct proxy *p)
 	    .tw_ms = c->watchdog_s * 1000u,
 	    .tc_ms = c->reconnect_s * 1000u,
 	    .timeout_ms = c->diameter_timeout_ms,
+	    .batch_us = c->batch_wait_us,
 	    .nshards = p->nshards,
 	    .shard_loops = (struct io_loop *const *)p->loops,
 	};

@@ -84,6 +84,7 @@ static const struct field aaa_fields[] = {
     {"nonce_secret", F_HEX64, AAA(nonce_secret), 65, 0, 0},
     {"nonce_lifetime_s", F_UINT, AAA(nonce_lifetime_s), sizeof(unsigned), 5, 86400},
     {"replay_entries", F_UINT, AAA(replay_entries), sizeof(unsigned), 64, 1 << 26},
+    {"batch_wait_us", F_UINT, AAA(batch_wait_us), sizeof(unsigned), 0, 1000},
     {"algorithms", F_ALGS, AAA(algorithms), 0, 0, 0},
     {"allow_no_qop", F_BOOL, AAA(allow_no_qop), 0, 0, 0},
     {"return_ha1", F_BOOL, AAA(return_ha1), 0, 0, 0},
@@ -112,6 +113,7 @@ static const struct field proxy_fields[] = {
     {"reconnect_s", F_UINT, PRX(reconnect_s), sizeof(unsigned), 1, 3600},
     {"diameter_timeout_ms", F_UINT, PRX(diameter_timeout_ms), sizeof(unsigned), 10, 60000},
     {"retry_after_s", F_UINT, PRX(retry_after_s), sizeof(unsigned), 0, 3600},
+    {"batch_wait_us", F_UINT, PRX(batch_wait_us), sizeof(unsigned), 0, 1000},
     {"stats_listen", F_HOSTPORT_OPT, PRX(stats_addr), 64, 0, 0, PRX(stats_port)},
 };
 

@@ -44,6 +44,7 @@ struct conf_aaa {
 	char nonce_secret[65];     /* 64 hex digits; empty = random at start-up */
 	unsigned nonce_lifetime_s;
 	unsigned replay_entries;
+	unsigned batch_wait_us;        /* io_loop_set_batch(): fewer wake-ups for bounded latency */
 	int algorithms[CONF_MAX_ALGS]; /* enum auth_alg, most preferred first */
 	unsigned nalgorithms;
 	bool allow_no_qop;   /* accept RFC 2069 responses (no qop) from old UAs */
@@ -88,7 +89,8 @@ struct conf_proxy {
 	unsigned reconnect_s;
 	unsigned diameter_timeout_ms;
 	unsigned retry_after_s;
-	char stats_addr[64]; /* Prometheus /metrics; empty = off */
+	unsigned batch_wait_us; /* shards' and pool's io_loop_set_batch() */
+	char stats_addr[64];    /* Prometheus /metrics; empty = off */
 	uint16_t stats_port;
 };
 

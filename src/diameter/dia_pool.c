@@ -647,6 +647,12 @@ static void pool_on_answer(struct dia_conn *pc, const struct dia_msg *m)
 		complete(p, req, -EMSGSIZE);
 		return;
 	}
+	if (m->len <= req->cap) {
+		req->maa = req->mar;
+	} else if (!(req->maa = malloc(m->len))) {
+		complete(p, req, -ENOMEM);
+		return;
+	}
 	memcpy(req->maa, m->buf, m->len);
 	req->maa_len = m->len;
 	complete(p, req, 0);
@@ -926,10 +932,58 @@ int dia_pool_encode_mar(const struct dia_pool *p, struct dia_pool_req *req,
 	struct dia_enc e;
 	int len;
 
-	dia_enc_init(&e, req->mar, sizeof(req->mar));
+	dia_enc_init(&e, req->mar, req->cap);
 	len = dia_sipcli_encode_mar(&e, &p->cfg.id, p->cfg.dest_realm, m);
 	req->mar_len = len > 0 ? (uint32_t)len : 0;
 	return len;
+}
+
+struct dia_pool_req *dia_pool_req_new(uint32_t cap)
+{
+	struct dia_pool_req *r;
+
+	if (!cap)
+		cap = DIA_POOL_MSG_MAX;
+	r = malloc(sizeof(*r) + cap);
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->cap = cap;
+	return r;
+}
+
+void dia_pool_req_free(struct dia_pool_req *r)
+{
+	if (!r)
+		return;
+	if (r->maa && r->maa != r->mar)
+		free(r->maa);
+	free(r);
+}
+
+struct dia_pool_req *dia_pool_mar_new(const struct dia_pool *p, const struct dia_sipcli_mar *m,
+                                      int *err)
+{
+	uint8_t buf[DIA_POOL_MSG_MAX];
+	struct dia_pool_req *r;
+	struct dia_enc e;
+	int len;
+
+	dia_enc_init(&e, buf, sizeof(buf));
+	len = dia_sipcli_encode_mar(&e, &p->cfg.id, p->cfg.dest_realm, m);
+	if (len <= 0) {
+		*err = len < 0 ? len : -EINVAL;
+		return NULL;
+	}
+	r = dia_pool_req_new((uint32_t)len > DIA_POOL_MAA_RESERVE ? (uint32_t)len
+	                                                          : DIA_POOL_MAA_RESERVE);
+	if (!r) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(r->mar, buf, (size_t)len);
+	r->mar_len = (uint32_t)len;
+	return r;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------ */
@@ -1074,6 +1128,7 @@ int dia_pool_create(const struct dia_pool_cfg *cfg, struct dia_pool **out)
 	ret = io_loop_init(&p->loop, 0, 256);
 	if (ret)
 		goto err_table;
+	io_loop_batch_or_warn(&p->loop, p->cfg.batch_us);
 	p->loop.on_wake = pool_on_wake;
 	p->loop.wake_arg = p;
 	p->wheel_last = p->loop.now_ms / p->tick_ms;

@@ -64,9 +64,20 @@ struct dia_pool_req {
 	uint32_t maa_len;
 	uint64_t rtt_ns; /* first send to answer, when status == 0 */
 	struct dia_pool_req_priv _p;
-	uint8_t mar[DIA_POOL_MSG_MAX];
-	uint8_t maa[DIA_POOL_MSG_MAX];
+	/* the answer, maa_len bytes: written over mar[] when it fits there (the MAR is not needed
+	 * once answered), else in an allocation of its own; dia_pool_req_free() frees both */
+	uint8_t *maa;
+	uint32_t cap; /* bytes at mar[] */
+	uint8_t mar[];
 };
+
+/* Requests are sized to their MAR (a pending call holds ~0.9 KiB here, not two 4 KiB buffers):
+ * dia_pool_req_new() allocates one with @cap bytes for the MAR (0: DIA_POOL_MSG_MAX);
+ * dia_pool_mar_new() encodes a MAR and returns a request just large enough for it and for a
+ * usual answer (NULL and *err on failure). Freed with dia_pool_req_free(). Any thread. */
+#define DIA_POOL_MAA_RESERVE 768
+struct dia_pool_req *dia_pool_req_new(uint32_t cap);
+void dia_pool_req_free(struct dia_pool_req *r);
 
 struct dia_pool_peer {
 	const char *host; /* Diameter identity: must match the peer's Origin-Host in CEA */
@@ -85,6 +96,7 @@ struct dia_pool_cfg {
 	unsigned max_inflight; /* requests sent and not answered, all peers (0 = 16384) */
 	unsigned queue_size;   /* per-shard ring size, power of two (0 = 4096) */
 	unsigned nshards;
+	unsigned batch_us;                  /* io_loop_set_batch() of the pool thread's loop */
 	struct io_loop *const *shard_loops; /* woken with io_loop_wake(); their on_wake polls */
 };
 
@@ -138,6 +150,8 @@ void dia_pool_destroy(struct dia_pool *p);
  * length or the encoder's negative errno. */
 int dia_pool_encode_mar(const struct dia_pool *p, struct dia_pool_req *req,
                         const struct dia_sipcli_mar *m);
+struct dia_pool_req *dia_pool_mar_new(const struct dia_pool *p, const struct dia_sipcli_mar *m,
+                                      int *err);
 
 /* dia_pool_submit() : hands @req (mar/mar_len filled, cookie set) to the pool. On 0 the caller
  * must not touch @req until dia_pool_poll() returns it. -ENOBUFS: this shard already has

@@ -46,10 +46,12 @@ struct io_conn;
 struct io_loop {
 	struct io_uring ring;
 	unsigned id;
-	bool stop;       /* set on the loop's own thread; ends io_loop_run() */
-	bool enable;     /* ring created disabled: the loop thread enables it */
-	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per turn */
-	int wake_fd;     /* eventfd: other threads write to wake this loop */
+	bool stop;         /* set on the loop's own thread; ends io_loop_run() */
+	bool enable;       /* ring created disabled: the loop thread enables it */
+	bool min_wait_ok;  /* the kernel takes a minimum wait (IORING_FEAT_MIN_TIMEOUT) */
+	unsigned batch_us; /* 0: wake on every completion; else io_loop_set_batch() */
+	uint64_t now_ms;   /* CLOCK_MONOTONIC, refreshed once per turn */
+	int wake_fd;       /* eventfd: other threads write to wake this loop */
 	uint64_t wake_val;
 	struct io_op wake_op;
 	void (*on_wake)(struct io_loop *l, void *arg); /* called on the loop thread after a wake */
@@ -67,6 +69,12 @@ int io_loop_init(struct io_loop *l, unsigned id, unsigned entries);
 void io_loop_fini(struct io_loop *l);
 /* Returns an SQE, submitting first when the SQ is full; NULL only if that submit failed. */
 struct io_uring_sqe *io_loop_sqe(struct io_loop *l);
+/* Before io_loop_run(): after the first completion of a sleep, wait up to batch_us more for
+ * others (bounded latency for fewer wake-ups). 0 turns it off. -EOPNOTSUPP before Linux 6.12. */
+int io_loop_set_batch(struct io_loop *l, unsigned batch_us);
+/* io_loop_set_batch() for the daemons: a kernel without it logs a warning and runs unbatched
+ * (a tuning knob, not a reason to refuse to start). */
+void io_loop_batch_or_warn(struct io_loop *l, unsigned batch_us);
 /* Runs turns until l->stop. Returns 0, or a negative errno if the ring fails. */
 int io_loop_run(struct io_loop *l);
 /* Any thread: makes the loop call on_wake on its own thread soon. */

@@ -7,6 +7,7 @@
 #include "mr_log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -19,6 +20,11 @@ uint64_t io_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* IORING_FEAT_MIN_TIMEOUT (Linux 6.12), newer than liburing 2.3's header */
+#define IO_FEAT_MIN_TIMEOUT (1U << 15)
+/* completions that end a batched sleep early: more than a turn usually brings */
+#define IO_BATCH_NR 64
 
 static void arm_wake(struct io_loop *l);
 
@@ -57,8 +63,14 @@ int io_loop_init(struct io_loop *l, unsigned id, unsigned entries)
 	 * plain and DEFER_TASKRUN tie within noise on this kernel, so keep the simpler mode).
 	 * The ring is set up by the main thread but submitted to by the loop's thread, so it
 	 * starts disabled and the loop thread enables it (SINGLE_ISSUER binds the enabler). */
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
 	ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	if (ret == -EINVAL) { /* before 6.1: no DEFER_TASKRUN */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+		          IORING_SETUP_R_DISABLED;
+		ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	}
 	if (ret == -EINVAL) { /* older kernels: no SINGLE_ISSUER */
 		memset(&p, 0, sizeof(p));
 		ret = io_uring_queue_init_params(entries, &l->ring, &p);
@@ -66,6 +78,7 @@ int io_loop_init(struct io_loop *l, unsigned id, unsigned entries)
 	if (ret < 0)
 		return ret;
 	l->enable = (p.flags & IORING_SETUP_R_DISABLED) != 0;
+	l->min_wait_ok = (p.features & IO_FEAT_MIN_TIMEOUT) != 0;
 	l->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (l->wake_fd < 0) {
 		ret = -errno;
@@ -161,6 +174,59 @@ static uint64_t next_timer_ms(const struct io_loop *l)
 	return next;
 }
 
+int io_loop_set_batch(struct io_loop *l, unsigned batch_us)
+{
+	if (batch_us && !l->min_wait_ok)
+		return -EOPNOTSUPP;
+	l->batch_us = batch_us;
+	return 0;
+}
+
+void io_loop_batch_or_warn(struct io_loop *l, unsigned batch_us)
+{
+	if (io_loop_set_batch(l, batch_us) < 0)
+		mr_warn("msg=\"batch_wait_us needs Linux 6.12 (IORING_FEAT_MIN_TIMEOUT): ignored\" "
+		        "loop=%u",
+		        l->id);
+}
+
+/* Publishes the SQEs queued since the last submit (liburing 2.3's __io_uring_flush_sq, which
+ * it does not export) and returns how many the kernel has still to consume. */
+static unsigned flush_sq(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned tail = sq->sqe_tail;
+
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	return tail - io_uring_smp_load_acquire(sq->khead);
+}
+
+/* Submits and sleeps until a completion or the timeout. With batch_us, the kernel's minimum
+ * wait (6.12+) holds the thread asleep up to batch_us after the first completion so that a
+ * burst of datagrams costs one wake-up instead of one each: at a few thousand calls/s the
+ * sleep/wake cycle, not the SIP work, is most of a shard's CPU (bench/README.md). */
+static int loop_wait(struct io_loop *l, uint64_t wait_ms)
+{
+	struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000),
+	                               .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
+	struct io_uring_getevents_arg arg = {.sigmask_sz = _NSIG / 8, .ts = (uintptr_t)&ts};
+	struct io_uring_cqe *cqe;
+	unsigned submit;
+	long ret;
+
+	/* a timer due sooner than the batch ends: no batching this turn (timers stay on time) */
+	if (!l->batch_us || wait_ms * 1000u < l->batch_us)
+		return io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+	arg.pad = l->batch_us; /* min_wait_usec in 6.12's struct, "pad" in liburing 2.3's */
+	submit = flush_sq(&l->ring);
+	ret = syscall(__NR_io_uring_enter, l->ring.ring_fd, submit, IO_BATCH_NR,
+	              IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+	return ret < 0 ? -errno : (int)ret;
+}
+
 int io_loop_run(struct io_loop *l)
 {
 	uint64_t wait_ms = 0;
@@ -173,13 +239,11 @@ int io_loop_run(struct io_loop *l)
 		l->enable = false;
 	}
 	while (!l->stop) {
-		struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000),
-		                               .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
 		int ret;
 
-		ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+		ret = loop_wait(l, wait_ms);
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			mr_err("msg=\"io_uring wait failed\" loop=%u err=%d", l->id, ret);
 			return ret;

@@ -19,7 +19,6 @@
 #include <xxhash.h>
 
 #define OUT_EXTRA    1024 /* room a forward adds to a message (Via, RR, params) */
-#define REQ_CACHE    256  /* pool requests kept for reuse per shard */
 #define POLL_BATCH   64
 #define STOP_WAIT_MS 3000
 
@@ -310,29 +309,6 @@ static void pend_del(struct sip_shard *sh, struct sip_pend *p)
 	stats_set(&sh->st.pending_gauge, sh->st.pending_gauge - 1);
 }
 
-static struct dia_pool_req *req_get(struct sip_shard *sh)
-{
-	struct dia_pool_req *r = sh->free_reqs;
-
-	if (r) {
-		sh->free_reqs = (struct dia_pool_req *)(uintptr_t)r->cookie;
-		sh->nfree_reqs--;
-		return r;
-	}
-	return malloc(sizeof(*r));
-}
-
-static void req_put(struct sip_shard *sh, struct dia_pool_req *r)
-{
-	if (sh->nfree_reqs >= REQ_CACHE) {
-		free(r);
-		return;
-	}
-	r->cookie = (uint64_t)(uintptr_t)sh->free_reqs; /* the free list threads through cookie */
-	sh->free_reqs = r;
-	sh->nfree_reqs++;
-}
-
 /* ---- Figure 4: MAR out ------------------------------------------------------------------------
  */
 
@@ -366,9 +342,6 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		reply(sh, m, rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
 		return;
 	}
-	req = req_get(sh);
-	if (!req)
-		goto fail;
 	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(sh->cfg->origin_host), m->call_id,
 	                            m->from.tag);
 	mar.session_id = mr_str_make(sid, ret > 0 ? (size_t)ret : 0);
@@ -382,17 +355,16 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		mar.cred = &cred;
 		mar.user_name = cred.username;
 	}
-	ret = dia_pool_encode_mar(sh->cfg->pool, req, &mar);
-	if (ret < 0) {
+	req = dia_pool_mar_new(sh->cfg->pool, &mar, &ret);
+	if (!req) {
 		mr_debug("msg=\"cannot encode MAR\" shard=%u err=%d", sh->id, ret);
-		req_put(sh, req);
 		goto fail;
 	}
 	idx = t->free_head - 1;
 	p = &t->slab[idx];
 	p->msg = malloc(m->len);
 	if (!p->msg) {
-		req_put(sh, req);
+		dia_pool_req_free(req);
 		goto fail;
 	}
 	memcpy(p->msg, m->buf, m->len);
@@ -404,7 +376,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	if (dia_pool_submit(sh->cfg->pool, sh->id, req)) {
 		free(p->msg);
 		p->msg = NULL;
-		req_put(sh, req);
+		dia_pool_req_free(req);
 		stats_add(&sh->st.pending_full, 1);
 		reply_code(sh, m, rcv, tc, 503);
 		return;
@@ -523,7 +495,7 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 done:
 	pend_del(sh, p);
 out:
-	req_put(sh, req);
+	dia_pool_req_free(req);
 }
 
 /* ---- receive path ------------------------------------------------------------------------------
@@ -819,6 +791,7 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 	ret = io_loop_init(&sh->loop, id, 4096);
 	if (ret)
 		return ret;
+	io_loop_batch_or_warn(&sh->loop, cfg->batch_us);
 	sh->loop.on_wake = on_wake;
 	sh->loop.wake_arg = sh;
 	sh->loop.on_turn = on_turn;
@@ -897,12 +870,6 @@ void sip_shard_fini(struct sip_shard *sh)
 		free(x->io.out);
 		free(x->io.fl);
 		free(x);
-	}
-	while (sh->free_reqs) {
-		struct dia_pool_req *r = sh->free_reqs;
-
-		sh->free_reqs = (struct dia_pool_req *)(uintptr_t)r->cookie;
-		free(r);
 	}
 	if (t) {
 		for (uint32_t i = 0; i < t->nslab; i++)

@@ -30,6 +30,7 @@ struct sip_shard_cfg {
 	unsigned retry_after_s; /* in 503 when no Diameter peer is usable */
 	unsigned udp_bufs;      /* receive buffers in the ring (power of two) */
 	unsigned udp_slots;     /* sends in flight */
+	unsigned batch_us;      /* io_loop_set_batch(): 0 = wake on every completion */
 };
 
 #define SIP_SHARD_METHODS 15 /* enum sip_method bits */
@@ -72,8 +73,6 @@ struct sip_shard {
 	uint32_t tcp_next_id;
 	struct sip_pend *pend; /* open addressing, power of two */
 	uint32_t pend_mask;
-	struct dia_pool_req *free_reqs;
-	unsigned nfree_reqs;
 	bool kick;
 	atomic_bool stop_requested;
 	bool stopping;
