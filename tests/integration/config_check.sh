@@ -201,6 +201,7 @@ CASES=(
 	'unknown_algorithm|2|algorithms|SHA-1|aaa = {\n  algorithms = [ "MD5", "SHA-1" ];\n};\n'
 	'short_nonce_secret|2|nonce_secret|64 hex|aaa = {\n  nonce_secret = "0123456789abcdef";\n};\n'
 	'nonhex_nonce_secret|2|nonce_secret|64 hex|aaa = {\n  nonce_secret = "0123456789abcdefg123456789abcdef0123456789abcdef0123456789abcdef";\n};\n'
+	'batch_wait_out_of_range|3|batch_wait_us|range|proxy = {\n  threads = 2;\n  batch_wait_us = 5000;\n};\n'
 	'empty_aaa_peers|2|aaa_peers|at least one|proxy = {\n  aaa_peers = ( );\n};\n'
 	'peer_without_host|4||host|aaa = {\n  origin_host = "aaa.test";\n  peers = (\n    { address = "127.0.0.1:3868"; connect = true; }\n  );\n};\n'
 )
