@@ -178,6 +178,11 @@ static int start(struct proxy *p)
 	    .max_pending = c->max_pending,
 	    .batch_us = c->batch_wait_us,
 	    .retry_after_s = c->retry_after_s,
+	    .ha1_cache = {.enabled = c->ha1_cache.enabled,
+	                  .max_uses = c->ha1_cache.max_uses,
+	                  .max_age_s = c->ha1_cache.max_age_s,
+	                  .methods = c->ha1_cache.methods,
+	                  .entries = c->ha1_cache.entries},
 	};
 	for (unsigned i = 0; i < c->npeers; i++) {
 		const struct conf_peer *cp = &c->peers[i];

@@ -38,6 +38,10 @@ enum fam {
 	F_FAILOVER,
 	F_PEER_UP, /* gauge per peer */
 	F_PEER_EV, /* per peer: opens, connects */
+	F_LOCAL,   /* requests validated by the ha1_cache, no MAR */
+	F_AC_FB,   /* requests with credentials the ha1_cache left to the MAR, by reason */
+	F_AC_EV,   /* ha1_cache entries learned / evicted */
+	F_AC_SIZE, /* gauge */
 	F_COUNT,
 };
 
@@ -160,9 +164,51 @@ static void collect_diameter(struct proxy_metrics *pm, struct stats_emit *e)
 	}
 }
 
+/* RFC 4740 §6.3 at the proxy (sip_authcache.h): its counters live in each shard's table. */
+static void collect_authcache(struct proxy_metrics *pm, struct stats_emit *e)
+{
+	static const struct {
+		const char *reason;
+		size_t off;
+	} fb[] = {
+	    {"unknown_nonce", offsetof(struct sip_authcache_stats, miss)},
+	    {"nc_not_higher", offsetof(struct sip_authcache_stats, nc_not_higher)},
+	    {"expired", offsetof(struct sip_authcache_stats, expired)},
+	    {"max_uses", offsetof(struct sip_authcache_stats, used_up)},
+	    {"mismatch", offsetof(struct sip_authcache_stats, mismatch)},
+	    {"wrong_response", offsetof(struct sip_authcache_stats, wrong_response)},
+	    {"method", offsetof(struct sip_authcache_stats, method)},
+	};
+	uint64_t v[7] = {0}, ok = 0, re = 0, learned = 0, evicted = 0, size = 0;
+
+	for (unsigned i = 0; i < pm->nshards; i++) {
+		const struct sip_authcache_stats *st;
+
+		if (!pm->shards[i].ac)
+			continue;
+		st = sip_authcache_stats(pm->shards[i].ac);
+		for (unsigned k = 0; k < MR_ARRAY_SIZE(fb); k++)
+			v[k] += stats_read(
+			    (const uint64_t *)(const void *)((const char *)st + fb[k].off));
+		ok += stats_read(&st->validated);
+		re += stats_read(&st->retransmission);
+		learned += stats_read(&st->learned);
+		evicted += stats_read(&st->evicted);
+		size += stats_read(&st->entries);
+	}
+	stats_emit_counter(e, pm->f[F_LOCAL], (const char *[]){"validated"}, ok - re);
+	stats_emit_counter(e, pm->f[F_LOCAL], (const char *[]){"retransmission"}, re);
+	for (unsigned k = 0; k < MR_ARRAY_SIZE(fb); k++)
+		stats_emit_counter(e, pm->f[F_AC_FB], (const char *[]){fb[k].reason}, v[k]);
+	stats_emit_counter(e, pm->f[F_AC_EV], (const char *[]){"learned"}, learned);
+	stats_emit_counter(e, pm->f[F_AC_EV], (const char *[]){"evicted"}, evicted);
+	stats_emit_gauge(e, pm->f[F_AC_SIZE], NULL, (double)size);
+}
+
 static void collect(void *arg, struct stats_emit *e)
 {
 	collect_sip(arg, e);
+	collect_authcache(arg, e);
 	collect_diameter(arg, e);
 }
 
@@ -291,6 +337,25 @@ static const struct def defs[] = {
      "Peer connection and watchdog events",
      {"peer", "event"},
      2},
+    {F_LOCAL,
+     STATS_COUNTER,
+     "mara_auth_local_total",
+     "Requests validated by the proxy on a nonce mara-aaa handed over (no MAR)",
+     {"result"},
+     1},
+    {F_AC_FB,
+     STATS_COUNTER,
+     "mara_auth_cache_fallbacks_total",
+     "Requests with credentials the HA1 cache left to a MAR, by reason",
+     {"reason"},
+     1},
+    {F_AC_EV,
+     STATS_COUNTER,
+     "mara_auth_cache_entries_total",
+     "HA1 cache entries learned from authorized MAAs, and live ones evicted",
+     {"event"},
+     1},
+    {F_AC_SIZE, STATS_GAUGE, "mara_auth_cache_entries", "Nonces held in the HA1 caches", {0}, 0},
 };
 
 void proxy_metrics_free(struct proxy_metrics *pm)

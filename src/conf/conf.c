@@ -55,6 +55,7 @@ enum field_kind {
 	F_ROUTES,
 	F_CIDRS,
 	F_HOSTPORT_OPT, /* like F_HOSTPORT; "" = off */
+	F_HA1CACHE,     /* the proxy.ha1_cache group: ha1_cache_fields */
 };
 
 struct field {
@@ -115,7 +116,21 @@ static const struct field proxy_fields[] = {
     {"retry_after_s", F_UINT, PRX(retry_after_s), sizeof(unsigned), 0, 3600},
     {"batch_wait_us", F_UINT, PRX(batch_wait_us), sizeof(unsigned), 0, 1000},
     {"stats_listen", F_HOSTPORT_OPT, PRX(stats_addr), 64, 0, 0, PRX(stats_port)},
+    {"ha1_cache", F_HA1CACHE, 0, 0, 0, 0},
 };
+
+static const struct field ha1_cache_fields[] = {
+    {"enabled", F_BOOL, PRX(ha1_cache.enabled), 0, 0, 0},
+    {"max_uses", F_UINT, PRX(ha1_cache.max_uses), sizeof(unsigned), 1, 1000000},
+    /* the bound on how long a user removed from mara-aaa is still served: keep it within
+     * mara-aaa's nonce_lifetime_s (an hour at most here) */
+    {"max_age_s", F_UINT, PRX(ha1_cache.max_age_s), sizeof(unsigned), 1, 3600},
+    {"methods", F_METHODS, PRX(ha1_cache.methods), 0, 0, 0},
+    {"entries", F_UINT, PRX(ha1_cache.entries), sizeof(unsigned), 64, 1 << 24},
+};
+
+static int walk_section(const config_setting_t *sec, const struct field *fields, size_t nf,
+                        struct conf *c);
 
 static const struct field log_fields[] = {
     {"level", F_LEVEL, offsetof(struct conf, log_level), 0, 0, 0},
@@ -160,6 +175,11 @@ static void proxy_defaults(struct conf_proxy *p)
 	p->retry_after_s = 5;
 	snprintf(p->stats_addr, sizeof(p->stats_addr), "127.0.0.1");
 	p->stats_port = 9464;
+	p->ha1_cache.enabled = false;
+	p->ha1_cache.max_uses = 1000;
+	p->ha1_cache.max_age_s = 60;
+	p->ha1_cache.methods = ~(uint32_t)(SIP_M_ACK | SIP_M_CANCEL);
+	p->ha1_cache.entries = 16384; /* 256 bytes each: 4 MiB per shard */
 }
 
 void conf_defaults(struct conf *c)
@@ -499,6 +519,8 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 	case F_CIDRS:
 		return parse_cidrs(s, (char(*)[64])(void *)base,
 		                   (unsigned *)(void *)((char *)c + f->aux));
+	case F_HA1CACHE:
+		return walk_section(s, ha1_cache_fields, MR_ARRAY_SIZE(ha1_cache_fields), c);
 	}
 	return -EINVAL;
 }

@@ -92,6 +92,14 @@ struct conf_proxy {
 	unsigned batch_wait_us; /* shards' and pool's io_loop_set_batch() */
 	char stats_addr[64];    /* Prometheus /metrics; empty = off */
 	uint16_t stats_port;
+	/* ha1_cache = { ... }: RFC 4740 §6.3 local re-authentication (sip_authcache.h) */
+	struct {
+		bool enabled;
+		unsigned max_uses;  /* local validations per nonce */
+		unsigned max_age_s; /* entry life; <= mara-aaa nonce_lifetime_s */
+		uint32_t methods;   /* bitmap of enum sip_method */
+		unsigned entries;   /* per shard */
+	} ha1_cache;
 };
 
 struct conf {

@@ -180,6 +180,9 @@ static int read_info(const struct dia_avp *g, struct dia_sipcli_auth_info *in)
 		case DIA_AVP_DIGEST_NONCE_COUNT:
 			in->nc = a.data;
 			break;
+		case DIA_AVP_DIGEST_HA1:
+			in->ha1 = a.data;
+			break;
 		default:
 			break;
 		}

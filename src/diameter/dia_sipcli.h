@@ -65,6 +65,8 @@ struct dia_sipcli_auth_info {
 	struct mr_str qop;
 	struct mr_str cnonce;
 	struct mr_str nc;
+	struct mr_str ha1; /* Digest-HA1 (mara-aaa in §6.3 mode): the proxy may validate the
+	                    * next counts of this nonce itself (sip_authcache.h) */
 };
 
 /* A judged MAA; slices point into the MAA bytes. All-zero = nothing decoded. */

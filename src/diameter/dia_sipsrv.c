@@ -31,6 +31,7 @@ struct maa_plan {
 	const struct auth_user *usr; /* for Digest-HA1 in §6.3 mode */
 	struct mr_str user_name;
 	const struct auth_digest *ok; /* authorized: for rspauth */
+	uint64_t minted;              /* authorized: when its nonce was minted (nextnonce) */
 	const char *why;
 };
 
@@ -350,15 +351,31 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 		mr_count(&s->st.stale, 1);
 		return;
 	}
+	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T) && cfg->return_ha1) {
+		/* §6.3 mode: the nonce was handed over with its HA1 (below), so its later
+		 * counts are the SIP server's to check. A MAR for it again is a proxy that no
+		 * longer holds it (evicted, expired by its policy, another shard or instance)
+		 * or a replay: either way only a fresh nonce is safe, and the legitimate UA
+		 * moves to it without an error. */
+		plan_challenge(s, v, p);
+		p->stale = true;
+		mr_count(&s->st.replayed, 1);
+		return;
+	}
 	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T)) {
 		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.replayed, "nonce count replayed");
 		return;
 	}
+	/* §6.3 mode: the HA1 goes out with this answer and the SIP server validates the next
+	 * counts of this nonce itself; no count of it is accepted here any more (see above). */
+	if (cfg->return_ha1)
+		auth_replay_check_txn(cfg->replay, d->nonce, minted, UINT32_MAX, 0, now);
 	/* T flag: a failover retransmission of a request we may have answered already; the
 	 * response verified, so it is the same request, not a replay by a third party. */
 	p->rc = DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED;
 	p->alg = (enum auth_alg)alg;
 	p->ok = d;
+	p->minted = minted;
 	mr_count(&s->st.authorized, 1);
 }
 
@@ -392,10 +409,15 @@ static void put_challenge(struct dia_sipsrv *s, struct dia_enc *e, const struct 
 	dia_enc_group_end(e);
 }
 
-/* Authentication-Info material (rspauth) for a UA that wants mutual authentication. */
-static void put_auth_info(struct dia_sipsrv *s, struct dia_enc *e, const struct maa_plan *p)
+/* Authentication-Info material (rspauth) for a UA that wants mutual authentication; a
+ * nextnonce once the nonce has lived half its lifetime, so a UA that supports it (RFC 2617
+ * §3.2.3) moves to a fresh one before it expires, without a 407; in §6.3 mode the HA1 the
+ * SIP server validates the next counts with (RFC 4740 §9.5.3 allows further AVPs here). */
+static void put_auth_info(struct dia_sipsrv *s, struct dia_enc *e, const struct maa_plan *p,
+                          uint64_t now)
 {
-	char rspauth[AUTH_HEX_MAX + 1];
+	char rspauth[AUTH_HEX_MAX + 1], next[AUTH_NONCE_LEN + 1];
+	uint32_t life = s->cfg->key->lifetime_s ? s->cfg->key->lifetime_s : 300;
 	struct mr_str ha1 = auth_user_ha1(p->usr, p->alg);
 	int n;
 
@@ -413,6 +435,12 @@ static void put_auth_info(struct dia_sipsrv *s, struct dia_enc *e, const struct 
 	                mr_str_make(rspauth, (size_t)n));
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_CNONCE, DIA_AVP_F_M, p->ok->cnonce);
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_NONCE_COUNT, DIA_AVP_F_M, p->ok->nc);
+	if (now >= p->minted + life / 2 &&
+	    auth_nonce_mint(&s->nonce, s->cfg->realm, now, next) == 0)
+		dia_enc_avp_str(e, DIA_AVP_DIGEST_NEXTNONCE, DIA_AVP_F_M,
+		                mr_str_make(next, AUTH_NONCE_LEN));
+	if (s->cfg->return_ha1 && ha1.len)
+		dia_enc_avp_str(e, DIA_AVP_DIGEST_HA1, DIA_AVP_F_M, ha1);
 	dia_enc_group_end(e);
 	dia_enc_group_end(e);
 }
@@ -453,7 +481,7 @@ int dia_sipsrv_answer(struct dia_sipsrv *s, const struct dia_msg *mar, struct di
 	if (p.challenge)
 		put_challenge(s, e, &p, now);
 	else if (p.ok)
-		put_auth_info(s, e, &p);
+		put_auth_info(s, e, &p, now);
 	/* Proxy-Info is echoed unchanged (RFC 6733 §6.7.3) */
 	dia_avp_iter_init(&it, mar);
 	while (dia_avp_next(&it, &a) > 0)

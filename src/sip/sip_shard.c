@@ -226,23 +226,33 @@ static void reply_code(struct sip_shard *sh, const struct sip_msg *m, const stru
 
 /* ---- forwarding ------------------------------------------------------------------------------ */
 
-static void forward(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
-                    struct sip_tcp *tc, const struct sip_decision *d)
+/* @via_extra: more parameters for our Via (Proxy-Authentication-Info, sip_authcache.h), or
+ * NULL. */
+static void forward_ex(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                       struct sip_tcp *tc, const struct sip_decision *d, const char *via_extra)
 {
-	char branch[64];
+	char branch[64 + SIP_AUTHCACHE_VIA_MAX];
 	struct sip_out o;
+	int n = SIP_BRANCH_LEN;
 
 	sip_proxy_branch(m, branch);
 	/* a request that came over TCP: its connection's id rides in our Via, so the response
 	 * finds the way back without state (§18.2.2: same connection) */
 	if (tc)
-		snprintf(branch + SIP_BRANCH_LEN, sizeof(branch) - SIP_BRANCH_LEN, ";mc=%u",
-		         tc->id);
+		n += snprintf(branch + SIP_BRANCH_LEN, 64 - SIP_BRANCH_LEN, ";mc=%u", tc->id);
+	if (via_extra)
+		snprintf(branch + n, sizeof(branch) - (size_t)n, "%s", via_extra);
 	if (!out_begin(sh, &o, d->next_tp, &d->next, d->next_len, NULL, m->len + OUT_EXTRA))
 		return;
 	sip_build_forward(&o.b, px_of(sh), m, rcv, d, branch);
 	out_end(sh, &o);
 	stats_add(&sh->st.fwd_requests, 1);
+}
+
+static void forward(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                    struct sip_tcp *tc, const struct sip_decision *d)
+{
+	forward_ex(sh, m, rcv, tc, d, NULL);
 }
 
 /* ---- parked requests ------------------------------------------------------------------------- */
@@ -328,6 +338,17 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	if (p) { /* a retransmission while its MAR is out: absorbed (§16.11 allows no more) */
 		stats_add(&sh->st.retrans_absorbed, 1);
 		return;
+	}
+	if (sh->ac && d->authz_hdr >= 0) { /* RFC 4740 §6.3: a nonce mara-aaa handed over */
+		struct sip_authcache_info ai;
+		char vx[SIP_AUTHCACHE_VIA_MAX];
+
+		if (sip_authcache_check(sh->ac, m, d->authz_value, txn_key(m),
+		                        sh->loop.now_ms / 1000, &ai) >= 0) {
+			sip_authcache_via_params(&ai, vx, sizeof(vx));
+			forward_ex(sh, m, rcv, tc, d, vx);
+			return;
+		}
 	}
 	if (!t->free_head) {
 		stats_add(&sh->st.pending_full, 1);
@@ -476,12 +497,21 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 	case DIA_SIPCLI_CHALLENGE:
 		challenge(sh, &m, &p->rcv, tc, &r.chal);
 		break;
-	case DIA_SIPCLI_AUTHORIZED:
+	case DIA_SIPCLI_AUTHORIZED: {
+		struct sip_authcache_info ai;
+		char vx[SIP_AUTHCACHE_VIA_MAX];
+
 		/* the rules are pure: running them again gives the same next hop and edits */
 		sip_proxy_route(px_of(sh), &m, &p->rcv, &d);
 		stats_add(&sh->st.authorized, 1);
-		forward(sh, &m, &p->rcv, tc, &d);
+		if (sh->ac && r.has_info && r.info.ha1.len && d.authz_hdr >= 0)
+			sip_authcache_learn(sh->ac, &m, d.authz_value, r.info.ha1, p->key,
+			                    sh->loop.now_ms / 1000);
+		sip_authcache_info_from_maa(&r.info, r.has_info, &ai);
+		sip_authcache_via_params(&ai, vx, sizeof(vx));
+		forward_ex(sh, &m, &p->rcv, tc, &d, vx);
 		break;
+	}
 	case DIA_SIPCLI_REFUSED:
 	case DIA_SIPCLI_UNSUPPORTED:
 		stats_add(&sh->st.refused, 1);
@@ -565,7 +595,8 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 			return;
 		}
 	}
-	if (!out_begin(sh, &o, tc ? SIP_TP_TCP : SIP_TP_UDP, &next, len, tc, m->len))
+	if (!out_begin(sh, &o, tc ? SIP_TP_TCP : SIP_TP_UDP, &next, len, tc,
+	               m->len + SIP_AUTHCACHE_VIA_MAX + 64))
 		return;
 	if (sip_proxy_response(&o.b, px_of(sh), m, &next, &len, &tp) ||
 	    (!tc && !sip_proxy_allowed(px_of(sh), &next))) {
@@ -576,6 +607,7 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 		out_end(sh, &o);
 		return;
 	}
+	sip_authcache_response_info(&o.b, m); /* no room: the response goes without it */
 	memcpy(&o.to, &next, len);
 	o.tolen = len;
 	out_end(sh, &o);
@@ -788,6 +820,11 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 	}
 	sh->pend = (struct sip_pend *)(void *)t;
 	sh->pend_mask = n - 1;
+	if (cfg->ha1_cache.enabled) {
+		ret = sip_authcache_create(&cfg->ha1_cache, &sh->ac);
+		if (ret)
+			return ret;
+	}
 	ret = io_loop_init(&sh->loop, id, 4096);
 	if (ret)
 		return ret;
@@ -879,6 +916,8 @@ void sip_shard_fini(struct sip_shard *sh)
 		free(t);
 	}
 	sh->pend = NULL;
+	sip_authcache_destroy(sh->ac);
+	sh->ac = NULL;
 }
 
 int sip_shard_set_rules(struct sip_shard *shards, unsigned n, struct sip_shard_cfg *cfg,

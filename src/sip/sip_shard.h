@@ -12,6 +12,7 @@
 
 #include "dia_pool.h"
 #include "io.h"
+#include "sip_authcache.h"
 #include "sip_proxy.h"
 
 #include <pthread.h>
@@ -31,6 +32,7 @@ struct sip_shard_cfg {
 	unsigned udp_bufs;      /* receive buffers in the ring (power of two) */
 	unsigned udp_slots;     /* sends in flight */
 	unsigned batch_us;      /* io_loop_set_batch(): 0 = wake on every completion */
+	struct sip_authcache_policy ha1_cache; /* local re-authentication (sip_authcache.h) */
 };
 
 #define SIP_SHARD_METHODS 15 /* enum sip_method bits */
@@ -78,6 +80,7 @@ struct sip_shard {
 	bool stopping;
 	_Atomic uint64_t turns; /* loop turns done: a reload waits for it to move */
 	struct io_timer stop_timer;
+	struct sip_authcache *ac; /* NULL when ha1_cache is off */
 	pthread_t th;
 	struct sip_shard_stats st;
 };
