@@ -24,7 +24,8 @@ static void put_opt(struct dia_enc *e, uint32_t code, struct mr_str s)
 
 /* SIP-Authorization (RFC 4740 §9.5.3): the five required Digest-* always, the rest when the
  * UA sent them. */
-static void put_authorization(struct dia_enc *e, const struct auth_digest *d, struct mr_str method)
+static void put_authorization(struct dia_enc *e, const struct auth_digest *d, struct mr_str method,
+                              bool want_ha1)
 {
 	dia_enc_group_begin(e, DIA_AVP_SIP_AUTHORIZATION, DIA_AVP_F_M, 0);
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_USERNAME, DIA_AVP_F_M, d->username);
@@ -39,6 +40,8 @@ static void put_authorization(struct dia_enc *e, const struct auth_digest *d, st
 	put_opt(e, DIA_AVP_DIGEST_NONCE_COUNT, d->nc);
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_METHOD, DIA_AVP_F_M, method);
 	put_opt(e, DIA_AVP_DIGEST_ENTITY_BODY_HASH, d->body_hash);
+	if (want_ha1) /* §9.5.3 "* [ AVP ]": the SIP server would validate the next counts */
+		dia_enc_avp_str(e, DIA_AVP_DIGEST_HA1, DIA_AVP_F_M, (struct mr_str){0});
 	dia_enc_group_end(e);
 }
 
@@ -68,7 +71,7 @@ int dia_sipcli_encode_mar(struct dia_enc *e, const struct dia_ident *id, struct 
 	dia_enc_group_begin(e, DIA_AVP_SIP_AUTH_DATA_ITEM, DIA_AVP_F_M, 0);
 	dia_enc_avp_u32(e, DIA_AVP_SIP_AUTHENTICATION_SCHEME, DIA_AVP_F_M, SIP_AUTH_SCHEME_DIGEST);
 	if (m->cred)
-		put_authorization(e, m->cred, m->method);
+		put_authorization(e, m->cred, m->method, m->want_ha1);
 	dia_enc_group_end(e);
 	return dia_enc_finish(e);
 }

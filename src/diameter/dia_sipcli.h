@@ -22,6 +22,9 @@ struct dia_sipcli_mar {
 	/* The Proxy-Authorization params of the request (realm matching ours), NULL for MAR #1.
 	 * Its method field is ignored: Digest-Method is @method. */
 	const struct auth_digest *cred;
+	/* with @cred: ask mara-aaa (return_ha1 = true) to hand this nonce over with its HA1
+	 * (an empty Digest-HA1 in SIP-Authorization; sip_authcache.h) */
+	bool want_ha1;
 };
 
 /* dia_sipcli_encode_mar() : encodes a complete MAR (header R|P, code 286, app 6, hop-by-hop and

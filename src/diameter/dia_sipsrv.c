@@ -32,6 +32,7 @@ struct maa_plan {
 	struct mr_str user_name;
 	const struct auth_digest *ok; /* authorized: for rspauth */
 	uint64_t minted;              /* authorized: when its nonce was minted (nextnonce) */
+	bool handover;                /* authorized: Digest-HA1 goes with the answer */
 	const char *why;
 };
 
@@ -366,10 +367,15 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.replayed, "nonce count replayed");
 		return;
 	}
-	/* §6.3 mode: the HA1 goes out with this answer and the SIP server validates the next
-	 * counts of this nonce itself; no count of it is accepted here any more (see above). */
-	if (cfg->return_ha1)
+	/* §6.3 mode, asked for by the SIP server (an empty Digest-HA1 in its SIP-Authorization:
+	 * mara-proxy with ha1_cache on): the HA1 goes out with this answer and the SIP server
+	 * validates the next counts of this nonce itself; no count of it is accepted here any
+	 * more (see above). A SIP server that does not ask keeps the server-validates flow. */
+	if (cfg->return_ha1 && v->have_authz &&
+	    dia_group_find(&v->authz, DIA_AVP_DIGEST_HA1, 0, &(struct dia_avp){0}) > 0) {
 		auth_replay_check_txn(cfg->replay, d->nonce, minted, UINT32_MAX, 0, now);
+		p->handover = true;
+	}
 	/* T flag: a failover retransmission of a request we may have answered already; the
 	 * response verified, so it is the same request, not a replay by a third party. */
 	p->rc = DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED;
@@ -439,7 +445,7 @@ static void put_auth_info(struct dia_sipsrv *s, struct dia_enc *e, const struct 
 	    auth_nonce_mint(&s->nonce, s->cfg->realm, now, next) == 0)
 		dia_enc_avp_str(e, DIA_AVP_DIGEST_NEXTNONCE, DIA_AVP_F_M,
 		                mr_str_make(next, AUTH_NONCE_LEN));
-	if (s->cfg->return_ha1 && ha1.len)
+	if (p->handover && ha1.len)
 		dia_enc_avp_str(e, DIA_AVP_DIGEST_HA1, DIA_AVP_F_M, ha1);
 	dia_enc_group_end(e);
 	dia_enc_group_end(e);

@@ -87,6 +87,11 @@ const struct sip_authcache_stats *sip_authcache_stats(const struct sip_authcache
 	return &c->st;
 }
 
+bool sip_authcache_wants(const struct sip_authcache *c, enum sip_method method)
+{
+	return c && (c->pol.methods & (uint32_t)method);
+}
+
 static void entry_drop(struct sip_authcache *c, struct ac_entry *e)
 {
 	explicit_bzero(e, sizeof(*e));

@@ -46,6 +46,9 @@ struct sip_authcache;
 int sip_authcache_create(const struct sip_authcache_policy *pol, struct sip_authcache **out);
 void sip_authcache_destroy(struct sip_authcache *c);
 const struct sip_authcache_stats *sip_authcache_stats(const struct sip_authcache *c);
+/* Whether the policy lets requests of @method be validated here (then the MAR asks mara-aaa
+ * for the HA1: dia_sipcli_mar.want_ha1). NULL @c: false. */
+bool sip_authcache_wants(const struct sip_authcache *c, enum sip_method method);
 
 /* What a local validation gives the UA back (Proxy-Authentication-Info). */
 struct sip_authcache_info {

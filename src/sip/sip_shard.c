@@ -375,6 +375,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	    cred.response.len) {
 		mar.cred = &cred;
 		mar.user_name = cred.username;
+		mar.want_ha1 = sip_authcache_wants(sh->ac, m->method);
 	}
 	req = dia_pool_mar_new(sh->cfg->pool, &mar, &ret);
 	if (!req) {
