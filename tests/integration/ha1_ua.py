@@ -209,6 +209,23 @@ check("mara-aaa reloaded its user store without carol",
 st, _ = c.auth(3)
 check(f"carol nc=3 right after the reload: still served from the cache (the bound is max_age_s = {MAX_AGE} s)",
       st == 200, st)
+# nextnonce: a request MAR-validated on a nonce past half its lifetime brings a fresh nonce in
+# Proxy-Authentication-Info, and the UA moves to it without a 407
+d = UA("alice", "alice-secret")
+d.challenge()
+time.sleep(LIFE / 2 + 0.6)
+chal0 = metrics().get('mara_sip_challenges_total{kind="fresh"}', 0)
+st, r = d.auth(1)
+nn = re.search(r'Proxy-Authentication-Info: [^\r]*nextnonce="([^"]+)"', r)
+check("a nonce past half its lifetime: the 200 carries Proxy-Authentication-Info nextnonce",
+      st == 200 and nn and nn.group(1) != d.nonce, (st, r[:300]))
+if nn:
+    d.nonce = nn.group(1)
+    st, r = d.auth(1)
+    st2, _ = d.auth(2)
+    check("the UA moves to the nextnonce: nc=1 (MAR) and nc=2 (local) 200, no 407 in between",
+          st == 200 and st2 == 200 and
+          metrics().get('mara_sip_challenges_total{kind="fresh"}', 0) == chal0, (st, st2))
 # past max_age_s (the entries) and the nonce lifetime (bob's nonce)
 time.sleep(max(0.0, t_learned + max(MAX_AGE, LIFE) + 1 - time.time()))
 m4 = metrics()
