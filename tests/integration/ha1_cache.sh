@@ -52,6 +52,7 @@ proxy = {
 EOF
 	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
 	PIDS+=($!)
+	eval "${name^^}_PID=$!"
 	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
 	wait_for "$W/$name.log" 'peer open' 10 || { cat "$W/$name.log"; return 1; }
 }
@@ -99,5 +100,9 @@ timeout 40 python3 "$SRC/tests/integration/ha1_ua.py" "$PON" "$PU" "$SON" "$AAA_
 	"$W/aaa.log" "$W/users" "$MAX_AGE" "$LIFE" "$POFF"
 rc=$?
 check "ha1_ua.py: replay, wrong response, expired nonce, removed user (see above)" test $rc -eq 0
+stop_all() { stop_ok "$ON_PID" && stop_ok "$OFF_PID" && stop_ok "$AAA_PID"; }
+check "both proxies and mara-aaa stop cleanly (SIGTERM, exit 0)" stop_all
+check "no sanitizer report in the logs" \
+	test "$(grep -lE 'runtime error|Sanitizer' "$W/on.log" "$W/off.log" "$W/aaa.log" | wc -l)" -eq 0
 [ $FAIL -eq 0 ] || tail -n 5 "$W/on.log" "$W/aaa.log"
 exit $FAIL
