@@ -11,6 +11,8 @@ Figure 4 INVITE flow with digest auth over Diameter unless said otherwise):
   users        mara-aaa with 1e3 .. 1e7 users (--max-users): load time, RSS, MAR/s (mar flow)
   delay        a TCP relay adding D ms each way between proxy and mara-aaa (D = 0, 1, 5, 20):
                closed-loop calls/s and MARs in flight (the pipelining depth the pool keeps)
+  batch        open loop at --rate R with batch_wait_us = 0 .. 500 (proxy and mara-aaa): CPU per
+               call against latency, the trade-off of batched wake-ups
   memory       mara-aaa stopped (SIGSTOP) so N MARs stay pending: proxy RSS per pending call;
                SIGCONT: pending back to 0; then a soak of --soak-calls calls with RSS sampled
                every second (growth over the run)
@@ -18,7 +20,7 @@ Output: DIR (default bench/results/growth-<UTC>/): <experiment>.csv, summary.md,
 growth.png (gnuplot), raw/ (mara-bench JSON). Every process is started here and stopped by PID;
 every run is bounded in calls and time; ports are chosen free.
 
-usage: bench/growth/run.py [--out DIR] [--only shards,concurrency,users,delay,memory]
+usage: bench/growth/run.py [--out DIR] [--only shards,concurrency,users,delay,memory,batch]
                            [--quick] [--shards "1 2"] [--max-users 1e7] [--soak-calls 1000000]
 """
 import argparse
@@ -213,13 +215,16 @@ def exp_concurrency(a, out, raw, w):
                                "--table", str(table)],
                               sampler=lambda: rss_kib(s.proxy.pid))
             rss = max(j["_samples"] or [0])
-            rows.append([c, f"{hold:.3f}", round(j["flows_per_s"]), round(pu, 1), round(au, 1),
-                         rss, j["failed"], lat(j, "auth", "p99")])
+            # flows_per_s would count the hold of the last calls as idle time: the rate is
+            # the offered one, and every started call must complete
+            rows.append([c, f"{hold:.3f}", rate, j["started"], j["completed"], round(pu, 1),
+                         round(au, 1), rss, j["failed"], lat(j, "auth", "p99")])
         finally:
             s.close()
-    write_csv(out, "concurrency", ["concurrent_calls", "hold_s", "calls_per_s",
-                                   "proxy_us_per_call", "aaa_us_per_call", "proxy_rss_kib",
-                                   "failed", "auth_p99_ms"], rows)
+    write_csv(out, "concurrency", ["concurrent_calls", "hold_s", "offered_calls_per_s",
+                                   "started", "completed", "proxy_us_per_call",
+                                   "aaa_us_per_call", "proxy_rss_kib", "failed", "auth_p99_ms"],
+              rows)
 
 
 def users_file(path, n):
@@ -280,6 +285,29 @@ def exp_delay(a, out, raw, w):
                              "auth_p50_ms", "auth_p99_ms"], rows)
 
 
+def exp_batch(a, out, raw, w):
+    rows = []
+    runs = {b: [] for b in a.batches}
+    for r in range(a.runs):  # interleaved: run r of every setting, then run r + 1
+        for b in a.batches:
+            s = Setup(tempfile.mkdtemp(dir=w), proxy_extra=f"batch_wait_us = {b};",
+                      aaa_extra=f"batch_wait_us = {b};")
+            try:
+                j, pu, au = bench(s, raw, f"batch-{b}-{r}",
+                                  ["--flow", "invite", "--rate", str(a.rate), "--duration",
+                                   str(a.duration), "--warmup", "1", "--threads", "2"])
+                runs[b].append([j["completed"], round(pu, 1), round(au, 1), j["failed"],
+                                lat(j, "auth", "p50"), lat(j, "auth", "p99")])
+            finally:
+                s.close()
+    for b in a.batches:  # the median of each column over the runs
+        cols = list(zip(*runs[b]))
+        rows.append([b, a.rate] + [sorted(c)[len(c) // 2] for c in cols])
+    write_csv(out, "batch", ["batch_wait_us", "offered_calls_per_s", "completed",
+                             "proxy_us_per_call", "aaa_us_per_call", "failed", "auth_p50_ms",
+                             "auth_p99_ms"], rows)
+
+
 def exp_memory(a, out, raw, w):
     rows = []
     s = Setup(tempfile.mkdtemp(dir=w), proxy_extra="diameter_timeout_ms = 60000;")
@@ -337,22 +365,27 @@ def exp_memory(a, out, raw, w):
 
 
 def machine(out):
+    if os.path.exists(f"{out}/machine.txt"):  # a later --only run into the same DIR: append
+        out_f = open(f"{out}/machine.txt", "a")
+        out_f.write("--- a later run into this directory\n")
+        out_f.close()
     cpu = ""
     with open("/proc/cpuinfo") as f:
         m = re.search(r"model name\s*:\s*(.*)", f.read())
         cpu = m.group(1) if m else "?"
-    with open(f"{out}/machine.txt", "w") as f:
+    with open(f"{out}/machine.txt", "a") as f:
         f.write(f"date {datetime.datetime.utcnow().isoformat()}Z\nnproc {os.cpu_count()}\n"
                 f"cpu {cpu}\nkernel {platform.release()}\nloadavg {open('/proc/loadavg').read()}")
 
 
 PLOTS = [  # csv, x column, y columns (title), x label, log x
     ("shards", 1, [(2, "calls/s")], "proxy threads (shards)", False),
-    ("concurrency", 1, [(4, "proxy CPU us/call"), (6, "proxy RSS KiB")],
+    ("concurrency", 1, [(6, "proxy CPU us/call"), ("($8/1024)", "proxy RSS MiB")],
      "calls up at once", True),
-    ("users", 1, [(3, "mara-aaa RSS KiB"), (4, "MAR/s")], "users in the store", True),
+    ("users", 1, [("($3/1024)", "mara-aaa RSS MiB"), (4, "MAR/s")], "users in the store", True),
     ("delay", 2, [(3, "calls/s"), (5, "MARs in flight")], "added AAA round trip (ms)", False),
-    ("memory_soak", 1, [(2, "proxy RSS KiB")], "seconds into the soak", False),
+    ("batch", 1, [(4, "proxy CPU us/call"), (8, "auth p99 ms")], "batch_wait_us", False),
+    ("memory_soak", 1, [("($2/1024)", "proxy RSS MiB")], "seconds into the soak", False),
 ]
 
 
@@ -363,13 +396,15 @@ def plot(out):
         return
     g = [f"set terminal pngcairo size 1200,{330 * len(have)} font ',9'",
          f"set output '{out}/growth.png'", f"set multiplot layout {len(have)},1",
-         "set datafile separator ','", "set key outside right", "set grid"]
+         "set datafile separator ','", "set key outside right noenhanced", "set grid",
+         "set ytics nomirror", "set y2tics", "set yrange [0:*]", "set y2range [0:*]"]
     for name, x, ys, xl, logx in have:
         g.append("set logscale x" if logx else "unset logscale x")
-        g.append(f"set xlabel '{xl}'; set title '{name}'")
+        g.append(f"set xlabel '{xl}' noenhanced; set title '{name}' noenhanced")
+        # the second series, when there is one, on the right-hand axis (other unit)
         g.append("plot " + ", ".join(
-            f"'{out}/{name}.csv' every ::1 using {x}:{y} with linespoints title '{t}'"
-            for y, t in ys))
+            f"'{out}/{name}.csv' every ::1 using {x}:{y} axes x1y{1 + i} with linespoints "
+            f"title '{t}{' (right axis)' if i else ''}'" for i, (y, t) in enumerate(ys)))
     g.append("unset multiplot")
     with open(f"{out}/growth.gp", "w") as f:
         f.write("\n".join(g) + "\n")
@@ -379,7 +414,7 @@ def plot(out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out")
-    ap.add_argument("--only", default="shards,concurrency,users,delay,memory")
+    ap.add_argument("--only", default="shards,concurrency,users,delay,memory,batch")
     ap.add_argument("--quick", action="store_true", help="small points, short runs (a smoke)")
     ap.add_argument("--shards", default=" ".join(str(i) for i in range(1, os.cpu_count() + 1)))
     ap.add_argument("--max-users", type=float, default=1e7)
@@ -387,15 +422,18 @@ def main():
     ap.add_argument("--soak-rate", type=int, default=8000)
     ap.add_argument("--rate", type=int, default=3000)
     ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3, help="runs per point of batch (median)")
     a = ap.parse_args()
     a.shards = [int(x) for x in a.shards.split()]
     a.concurrency = [100, 1000, 10000, 100000]
     a.delays = [0, 1, 5, 20]
+    a.batches = [0, 50, 100, 200, 500]
     a.pending = 20000
     a.max_users = int(a.max_users)
     if a.quick:
         a.concurrency, a.delays, a.max_users = [100, 1000], [0, 5], 10000
-        a.pending, a.soak_calls, a.duration = 2000, 4000, 2
+        a.batches = [0, 200]
+        a.pending, a.soak_calls, a.duration, a.runs = 2000, 4000, 2, 1
     out = a.out or os.path.join(SRC, "bench", "results", "growth-" +
                                 datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ"))
     raw = os.path.join(out, "raw")
@@ -403,7 +441,7 @@ def main():
     machine(out)
     w = tempfile.mkdtemp(prefix="mara-growth.")
     exps = {"shards": exp_shards, "concurrency": exp_concurrency, "users": exp_users,
-            "delay": exp_delay, "memory": exp_memory}
+            "delay": exp_delay, "memory": exp_memory, "batch": exp_batch}
     try:
         for name in a.only.split(","):
             exps[name](a, out, raw, w)
