@@ -6,6 +6,8 @@
  * thread and only reads (relaxed loads; the peer table under its own mutex, briefly). */
 #include "aaa_metrics.h"
 
+#include "cmd_tls.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ enum fam {
 
 struct aaa_metrics {
 	struct stats_family *f[F_COUNT];
+	struct cmd_tls_families tls;
 	const struct aaa_metrics_src *src;
 };
 
@@ -107,6 +110,7 @@ static void collect(void *arg, struct stats_emit *e)
 		if (t->ent[i].conn && t->ent[i].open)
 			stats_emit_gauge(e, am->f[F_PEER_UP], (const char *[]){t->ent[i].host}, 1);
 	pthread_mutex_unlock(&t->lock);
+	cmd_tls_metrics_emit(e, &am->tls, "diameter", src->tls);
 }
 
 int aaa_metrics_init(struct stats_registry *r, const struct aaa_metrics_src *src,
@@ -146,6 +150,9 @@ int aaa_metrics_init(struct stats_registry *r, const struct aaa_metrics_src *src
 		if (ret)
 			return ret;
 	}
+	ret = cmd_tls_metrics_add(r, &am->tls);
+	if (ret)
+		return ret;
 	return stats_collector_add(r, collect, am);
 }
 

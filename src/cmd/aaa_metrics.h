@@ -8,6 +8,7 @@
 
 #include "dia_peer.h"
 #include "dia_sipsrv.h"
+#include "io_tls.h"
 #include "stats.h"
 
 /* Where the counters are: one entry per loop. */
@@ -16,6 +17,7 @@ struct aaa_metrics_src {
 	const struct dia_peer_stats *const *peer;
 	unsigned n;
 	struct dia_peer_table *table;
+	const struct io_tls_ctx *tls; /* NULL: no TLS configured */
 };
 
 struct aaa_metrics;

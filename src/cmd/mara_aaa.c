@@ -6,6 +6,7 @@
  * each loop thread owns its connections. */
 #include "aaa_metrics.h"
 #include "auth.h"
+#include "cmd_tls.h"
 #include "conf.h"
 #include "dia.h"
 #include "dia_peer.h"
@@ -40,6 +41,7 @@ struct connector {
 struct aaa_loop {
 	struct io_loop io;
 	struct io_listener ls;
+	struct io_listener tls_ls; /* Diameter over TLS (fd -1 when not configured) */
 	struct dia_sipsrv srv;
 	struct dia_peer_stats pst;
 	struct dia_conn *conns; /* every connection of this loop */
@@ -59,6 +61,7 @@ struct aaa {
 	struct dia_peer_table table;
 	struct dia_peer_cfg pcfg;
 	struct dia_sipsrv_cfg scfg;
+	struct io_tls_ctx *tls; /* NULL when aaa.tls is not configured */
 	const char *known[CONF_MAX_PEERS + 1];
 	struct aaa_loop *loops;
 	unsigned nloops;
@@ -100,7 +103,7 @@ static void stats_start(struct aaa *a)
 		a->srv_st[i] = &a->loops[i].srv.st;
 		a->peer_st[i] = &a->loops[i].pst;
 	}
-	a->msrc = (struct aaa_metrics_src){a->srv_st, a->peer_st, a->nloops, &a->table};
+	a->msrc = (struct aaa_metrics_src){a->srv_st, a->peer_st, a->nloops, &a->table, a->tls};
 	stats_serve(&a->stats, "mara-aaa", c->stats_addr, c->stats_port, metrics_setup, a);
 }
 
@@ -212,12 +215,13 @@ static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
 	struct aaa_loop *al = mr_container_of(l, struct aaa_loop, io);
 	struct dia_conn *pc;
 
-	(void)ls;
 	if (al->stopping) {
 		close(fd);
 		return;
 	}
 	pc = conn_new(al);
+	if (pc && ls == &al->tls_ls)
+		pc->tls = al->app->tls;
 	if (!pc || dia_conn_accept(pc, l, fd, &al->app->pcfg, &al->pst)) {
 		mr_err("msg=\"cannot accept: out of memory\"");
 		if (!pc)
@@ -257,6 +261,7 @@ static void connector_fire(struct io_loop *l, struct io_timer *t)
 	}
 	/* after a lost connection, RFC 3539 REOPEN: three watchdog round trips before use */
 	pc->wd = cn->ever_open ? DIA_WD_REOPEN : DIA_WD_OKAY;
+	pc->tls = cn->peer->tls ? al->app->tls : NULL;
 	cn->attempts++;
 	if (dia_conn_connect(pc, &al->io, cn->peer->host, (struct sockaddr *)&ss, len,
 	                     &al->app->pcfg, &al->pst)) {
@@ -292,6 +297,9 @@ static void on_wake(struct io_loop *l, void *arg)
 	al->stopping = true;
 	close(al->ls.fd); /* no new peers */
 	al->ls.fd = -1;
+	if (al->tls_ls.fd >= 0)
+		close(al->tls_ls.fd);
+	al->tls_ls.fd = -1;
 	for (unsigned i = 0; i < al->app->nconns; i++)
 		if (al->app->conns[i].loop == al)
 			io_timer_disarm(l, &al->app->conns[i].retry);
@@ -339,7 +347,18 @@ static int loop_setup(struct aaa *a, struct aaa_loop *al, unsigned id)
 		return al->ls.fd;
 	}
 	al->ls.on_accept = on_accept;
-	return io_listener_start(&al->io, &al->ls);
+	ret = io_listener_start(&al->io, &al->ls);
+	al->tls_ls.fd = -1;
+	if (ret || !c->tls_listen_addr[0])
+		return ret;
+	al->tls_ls.fd = io_tcp_listen(c->tls_listen_addr, c->tls_listen_port, 1024);
+	if (al->tls_ls.fd < 0) {
+		mr_err("msg=\"cannot listen (TLS)\" addr=%s port=%u err=%d", c->tls_listen_addr,
+		       c->tls_listen_port, al->tls_ls.fd);
+		return al->tls_ls.fd;
+	}
+	al->tls_ls.on_accept = on_accept;
+	return io_listener_start(&al->io, &al->tls_ls);
 }
 
 /* ---- set-up ------------------------------------------------------------------------------ */
@@ -372,6 +391,11 @@ static int shared_setup(struct aaa *a)
 	ret = dia_peer_table_init(&a->table);
 	if (ret)
 		return ret;
+	if (c->tls.cert[0]) { /* Diameter peers are authenticated both ways (RFC 6733 §13) */
+		ret = cmd_tls_ctx(&c->tls, true, &a->tls);
+		if (ret)
+			return ret;
+	}
 	state_id = (uint32_t)time(NULL);
 	a->pcfg = (struct dia_peer_cfg){
 	    .id = {mr_str_c(c->origin_host), mr_str_c(c->origin_realm), state_id},
@@ -502,6 +526,10 @@ static int start(struct aaa *a)
 			return ret;
 	}
 	stats_start(a);
+	if (a->conf.aaa.tls_listen_addr[0])
+		mr_info("msg=\"Diameter over TLS\" listen=%s:%u min_version=%s",
+		        a->conf.aaa.tls_listen_addr, a->conf.aaa.tls_listen_port,
+		        a->conf.aaa.tls.min_version);
 	mr_info("msg=\"mara-aaa ready\" listen=%s:%u origin_host=%s realm=%s loops=%u "
 	        "watchdog_s=%u mode=%s",
 	        a->conf.aaa.listen_addr, a->conf.aaa.listen_port, a->conf.aaa.origin_host,
@@ -597,6 +625,7 @@ int main(int argc, char **argv)
 	free(a.loops);
 	auth_replay_destroy(a.replay);
 	auth_users_ref_fini(&a.users);
+	io_tls_ctx_free(a.tls);
 	mr_info("msg=\"stopped\"");
 	return 0;
 }

@@ -4,6 +4,7 @@
  * (io_uring loop, UDP socket and TCP listener on the SIP port each) -> signals.
  * Thread: main handles signals (SIGTERM/SIGINT: stop reading, answer what is parked, DPR to the
  * Diameter peers, exit 0). */
+#include "cmd_tls.h"
 #include "conf.h"
 #include "dia_pool.h"
 #include "mara_build.h"
@@ -33,6 +34,8 @@ struct proxy {
 	struct dia_pool_peer peers[CONF_MAX_PEERS];
 	char peer_addr[CONF_MAX_PEERS][80];
 	struct dia_pool *pool;
+	struct io_tls_ctx *dia_tls; /* towards aaa_peers with tls = true; NULL = none */
+	struct io_tls_ctx *sip_tls; /* the SIP TLS listener's; NULL = none */
 	struct sip_shard *shards;
 	struct io_loop **loops;
 	unsigned nshards;
@@ -130,9 +133,12 @@ static void reload(struct proxy *p)
 static int metrics_setup(struct stats_registry *r, void *arg)
 {
 	struct proxy *p = arg;
+	int ret = proxy_metrics_init(r, p->shards, p->nshards, p->pool, p->peer_names,
+	                             p->conf.proxy.npeers, &p->metrics);
 
-	return proxy_metrics_init(r, p->shards, p->nshards, p->pool, p->peer_names,
-	                          p->conf.proxy.npeers, &p->metrics);
+	if (!ret)
+		proxy_metrics_tls(p->metrics, p->dia_tls, p->sip_tls);
+	return ret;
 }
 
 /* /metrics, when configured: a failure to bind is logged and the proxy runs without it. */
@@ -154,6 +160,26 @@ static void stats_stop(struct proxy *p)
 	p->metrics = NULL;
 }
 
+/* TLS contexts: mutual authentication towards the Diameter peers; SIP UAs are not asked for a
+ * certificate (they authenticate with digest). */
+static int tls_setup(struct proxy *p)
+{
+	const struct conf_proxy *c = &p->conf.proxy;
+	bool dia = false;
+	int ret;
+
+	for (unsigned i = 0; i < c->npeers; i++)
+		dia |= c->peers[i].tls;
+	if (dia) {
+		ret = cmd_tls_ctx(&c->tls, true, &p->dia_tls);
+		if (ret)
+			return ret;
+	}
+	if (c->tls_listen_addr[0])
+		return cmd_tls_ctx(&c->tls, false, &p->sip_tls);
+	return 0;
+}
+
 static int start(struct proxy *p)
 {
 	const struct conf_proxy *c = &p->conf.proxy;
@@ -167,6 +193,9 @@ static int start(struct proxy *p)
 	if (!p->shards || !p->loops)
 		return -ENOMEM;
 	ret = build_rules(c, NULL, &p->px);
+	if (ret)
+		return ret;
+	ret = tls_setup(p);
 	if (ret)
 		return ret;
 	p->scfg = (struct sip_shard_cfg){
@@ -190,7 +219,8 @@ static int start(struct proxy *p)
 
 		snprintf(p->peer_addr[i], sizeof(p->peer_addr[i]), v6 ? "[%s]:%u" : "%s:%u",
 		         cp->addr, cp->port);
-		p->peers[i] = (struct dia_pool_peer){cp->host, p->peer_addr[i]};
+		p->peers[i] =
+		    (struct dia_pool_peer){cp->host, p->peer_addr[i], cp->tls ? p->dia_tls : NULL};
 	}
 	for (unsigned i = 0; i < p->nshards; i++)
 		p->loops[i] = &p->shards[i].loop;
@@ -345,6 +375,8 @@ int main(int argc, char **argv)
 	free(p.shards);
 	free(p.loops);
 	free(p.px);
+	io_tls_ctx_free(p.dia_tls);
+	io_tls_ctx_free(p.sip_tls);
 	mr_info("msg=\"stopped\"");
 	return 0;
 }

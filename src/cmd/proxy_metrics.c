@@ -5,6 +5,8 @@
  * endpoint starts; the collector on the stats thread, reading with relaxed loads only. */
 #include "proxy_metrics.h"
 
+#include "cmd_tls.h"
+
 #include "stats.h"
 
 #include <errno.h>
@@ -52,6 +54,8 @@ struct proxy_metrics {
 	struct dia_pool *pool;
 	const char *const *peer_names;
 	unsigned npeers;
+	struct cmd_tls_families tls;
+	const struct io_tls_ctx *dia_tls, *sip_tls;
 };
 
 static uint64_t sum(const struct proxy_metrics *pm, size_t off)
@@ -207,9 +211,20 @@ static void collect_authcache(struct proxy_metrics *pm, struct stats_emit *e)
 
 static void collect(void *arg, struct stats_emit *e)
 {
-	collect_sip(arg, e);
-	collect_authcache(arg, e);
-	collect_diameter(arg, e);
+	struct proxy_metrics *pm = arg;
+
+	collect_sip(pm, e);
+	collect_authcache(pm, e);
+	collect_diameter(pm, e);
+	cmd_tls_metrics_emit(e, &pm->tls, "diameter", pm->dia_tls);
+	cmd_tls_metrics_emit(e, &pm->tls, "sip", pm->sip_tls);
+}
+
+void proxy_metrics_tls(struct proxy_metrics *pm, const struct io_tls_ctx *dia,
+                       const struct io_tls_ctx *sip)
+{
+	pm->dia_tls = dia;
+	pm->sip_tls = sip;
 }
 
 struct def {
@@ -381,6 +396,9 @@ int proxy_metrics_init(struct stats_registry *r, const struct sip_shard *shards,
 	pm->pool = pool;
 	pm->peer_names = peer_names;
 	pm->npeers = npeers;
+	ret = cmd_tls_metrics_add(r, &pm->tls);
+	if (ret)
+		return ret;
 	for (size_t i = 0; i < MR_ARRAY_SIZE(defs); i++) {
 		ret = stats_family_add(r, defs[i].type, defs[i].name, defs[i].help, defs[i].labels,
 		                       defs[i].nlabels, &pm->f[defs[i].id]);

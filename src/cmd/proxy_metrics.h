@@ -7,6 +7,7 @@
 #define PROXY_METRICS_H
 
 #include "dia_pool.h"
+#include "io_tls.h"
 #include "sip_shard.h"
 #include "stats.h"
 
@@ -17,6 +18,10 @@ struct proxy_metrics;
 int proxy_metrics_init(struct stats_registry *r, const struct sip_shard *shards, unsigned n,
                        struct dia_pool *pool, const char *const *peer_names, unsigned npeers,
                        struct proxy_metrics **out);
+/* The TLS contexts whose counters go out with the next scrapes (NULL: not configured): Diameter
+ * towards the AAA peers, SIP from the UAs. Call after init, before the endpoint starts. */
+void proxy_metrics_tls(struct proxy_metrics *pm, const struct io_tls_ctx *dia,
+                       const struct io_tls_ctx *sip);
 void proxy_metrics_free(struct proxy_metrics *pm);
 
 #endif

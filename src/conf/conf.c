@@ -14,6 +14,7 @@
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static const char embedded_default[] =
@@ -56,6 +57,7 @@ enum field_kind {
 	F_CIDRS,
 	F_HOSTPORT_OPT, /* like F_HOSTPORT; "" = off */
 	F_HA1CACHE,     /* the proxy.ha1_cache group: ha1_cache_fields */
+	F_TLS,
 };
 
 struct field {
@@ -79,6 +81,8 @@ static const struct field aaa_fields[] = {
     {"reconnect_s", F_UINT, AAA(reconnect_s), sizeof(unsigned), 1, 3600},
     {"max_message", F_UINT, AAA(max_message), sizeof(unsigned), 4096, 1 << 24},
     {"accept_unknown_peers", F_BOOL, AAA(accept_unknown_peers), 0, 0, 0},
+    {"tls_listen", F_HOSTPORT_OPT, AAA(tls_listen_addr), 64, 0, 0, AAA(tls_listen_port)},
+    {"tls", F_TLS, AAA(tls), 0, 0, 0},
     {"peers", F_PEERS, AAA(peers), 0, 0, 0, AAA(npeers)},
     {"users", F_STR, AAA(users), CONF_PATH_MAX, 1, 0},
     {"realm", F_STR, AAA(realm), CONF_NAME_MAX, 1, 0},
@@ -110,6 +114,8 @@ static const struct field proxy_fields[] = {
     {"origin_realm", F_STR, PRX(origin_realm), CONF_NAME_MAX, 1, 0},
     {"destination_realm", F_STR, PRX(destination_realm), CONF_NAME_MAX, 1, 0},
     {"aaa_peers", F_PEERS, PRX(peers), 0, 0, 0, PRX(npeers)},
+    {"tls_listen", F_HOSTPORT_OPT, PRX(tls_listen_addr), 64, 0, 0, PRX(tls_listen_port)},
+    {"tls", F_TLS, PRX(tls), 0, 0, 0},
     {"watchdog_s", F_UINT, PRX(watchdog_s), sizeof(unsigned), 6, 3600},
     {"reconnect_s", F_UINT, PRX(reconnect_s), sizeof(unsigned), 1, 3600},
     {"diameter_timeout_ms", F_UINT, PRX(diameter_timeout_ms), sizeof(unsigned), 10, 60000},
@@ -288,10 +294,10 @@ static int parse_peer(const config_setting_t *g, struct conf_peer *p)
 			ret = parse_hostport(s, config_setting_get_string(s), p->addr,
 			                     sizeof(p->addr), &p->port);
 			have_addr = true;
-		} else if (strcmp(name, "connect") == 0) {
+		} else if (strcmp(name, "connect") == 0 || strcmp(name, "tls") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 				return bad(s, "expected true or false", NULL);
-			p->connect = config_setting_get_bool(s);
+			*(name[0] == 'c' ? &p->connect : &p->tls) = config_setting_get_bool(s);
 			ret = 0;
 		} else {
 			return bad(s, "unknown key in peer", name);
@@ -303,6 +309,55 @@ static int parse_peer(const config_setting_t *g, struct conf_peer *p)
 		return bad(g, "peer needs host", NULL);
 	if (p->connect && !have_addr)
 		return bad(g, "a peer to connect to needs address = \"ip:port\"", NULL);
+	return 0;
+}
+
+/* tls = { cert = ...; key = ...; ca = ...; ciphers = ...; ciphersuites = ...; min_version = ...; }
+ * The files must be readable now, so that --check-config catches a wrong path. */
+static int parse_tls(const config_setting_t *g, struct conf_tls *t)
+{
+	static const struct {
+		const char *name;
+		size_t off, size;
+		bool file;
+	} keys[] = {
+	    {"cert", offsetof(struct conf_tls, cert), CONF_PATH_MAX, true},
+	    {"key", offsetof(struct conf_tls, key), CONF_PATH_MAX, true},
+	    {"ca", offsetof(struct conf_tls, ca), CONF_PATH_MAX, true},
+	    {"ciphers", offsetof(struct conf_tls, ciphers), 256, false},
+	    {"ciphersuites", offsetof(struct conf_tls, ciphersuites), 256, false},
+	    {"min_version", offsetof(struct conf_tls, min_version), 16, false},
+	};
+	int n = config_setting_length(g);
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(g, "tls is a group { cert = ...; key = ...; ca = ...; }", NULL);
+	memset(t, 0, sizeof(*t));
+	snprintf(t->min_version, sizeof(t->min_version), "TLSv1.2");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		size_t k;
+		char *dst;
+		int ret;
+
+		for (k = 0; k < MR_ARRAY_SIZE(keys); k++)
+			if (strcmp(keys[k].name, name) == 0)
+				break;
+		if (k == MR_ARRAY_SIZE(keys))
+			return bad(s, "unknown key in tls", name);
+		dst = (char *)t + keys[k].off;
+		ret = copy_str(s, dst, keys[k].size, true);
+		if (ret)
+			return ret;
+		if (keys[k].file && access(dst, R_OK) != 0)
+			return bad(s, "cannot read", dst);
+		if (strcmp(name, "min_version") == 0 && strcmp(dst, "TLSv1.2") != 0 &&
+		    strcmp(dst, "TLSv1.3") != 0)
+			return bad(s, "min_version is TLSv1.2 or TLSv1.3", dst);
+	}
+	if (!t->cert[0] || !t->key[0])
+		return bad(g, "tls needs cert and key", NULL);
 	return 0;
 }
 
@@ -521,6 +576,8 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 		                   (unsigned *)(void *)((char *)c + f->aux));
 	case F_HA1CACHE:
 		return walk_section(s, ha1_cache_fields, MR_ARRAY_SIZE(ha1_cache_fields), c);
+	case F_TLS:
+		return parse_tls(s, (struct conf_tls *)(void *)base);
 	}
 	return -EINVAL;
 }
@@ -550,9 +607,35 @@ static int walk_section(const config_setting_t *sec, const struct field *fields,
 	return 0;
 }
 
+/* What uses TLS has credentials: a tls group, and a CA for Diameter (mutual authentication). */
+static int check_tls(const char *name, const char *sec, const struct conf_tls *t, bool sip,
+                     const struct conf_peer *peers, unsigned npeers, bool listen)
+{
+	bool dia = listen && !sip;
+
+	for (unsigned i = 0; i < npeers; i++)
+		dia |= peers[i].tls;
+	if (!(dia || (sip && listen)))
+		return 0;
+	if (!t->cert[0] || (dia && !t->ca[0])) {
+		mr_err(
+		    "msg=\"config error\" file=%s problem=\"%s: TLS is used (tls_listen or a peer "
+		    "with tls = true) but %s.tls lacks %s\"",
+		    name, sec, sec,
+		    !t->cert[0] ? "cert and key" : "ca (Diameter peers are authenticated)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_whole(const struct conf *c, const char *name)
 {
 	const struct conf_aaa *a = &c->aaa;
+
+	if (check_tls(name, "aaa", &a->tls, false, a->peers, a->npeers, a->tls_listen_addr[0]) ||
+	    check_tls(name, "proxy", &c->proxy.tls, true, c->proxy.peers, c->proxy.npeers,
+	              c->proxy.tls_listen_addr[0]))
+		return -EINVAL;
 
 	for (unsigned i = 0; i < c->proxy.npeers; i++)
 		if (!c->proxy.peers[i].addr[0]) {

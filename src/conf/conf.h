@@ -23,6 +23,17 @@ struct conf_peer {
 	char addr[64];            /* numeric IPv4/IPv6 address */
 	uint16_t port;
 	bool connect; /* we initiate (and re-initiate every tc_s) */
+	bool tls;     /* TLS from the first byte (RFC 6733 §2.1: port 5658 by convention) */
+};
+
+/* tls = { cert; key; ca; ciphers; ciphersuites; min_version; }: credentials of a daemon. */
+struct conf_tls {
+	char cert[CONF_PATH_MAX]; /* PEM certificate (chain); "" = the group was not given */
+	char key[CONF_PATH_MAX];
+	char ca[CONF_PATH_MAX]; /* peers' certificates must chain to it (mandatory for Diameter) */
+	char ciphers[256];      /* TLS 1.2 cipher list; "" = OpenSSL's default */
+	char ciphersuites[256]; /* TLS 1.3 suites; "" = OpenSSL's default */
+	char min_version[16];   /* "TLSv1.2" (default) or "TLSv1.3" */
 };
 
 /* [aaa] section: mara-aaa, the RFC 4740 Diameter server. */
@@ -36,6 +47,9 @@ struct conf_aaa {
 	unsigned reconnect_s;      /* Tc */
 	unsigned max_message;      /* largest Diameter message accepted, bytes */
 	bool accept_unknown_peers; /* CER from a host not in peers[] */
+	char tls_listen_addr[64];  /* Diameter over TLS listener; "" = off */
+	uint16_t tls_listen_port;
+	struct conf_tls tls;
 	struct conf_peer peers[CONF_MAX_PEERS];
 	unsigned npeers;
 
@@ -85,6 +99,9 @@ struct conf_proxy {
 	char destination_realm[CONF_NAME_MAX];
 	struct conf_peer peers[CONF_MAX_PEERS];
 	unsigned npeers;
+	char tls_listen_addr[64]; /* SIP over TLS listener (RFC 3261 §26.2, 5061); "" = off */
+	uint16_t tls_listen_port;
+	struct conf_tls tls; /* SIP TLS listener and aaa_peers with tls = true */
 	unsigned watchdog_s;
 	unsigned reconnect_s;
 	unsigned diameter_timeout_ms;

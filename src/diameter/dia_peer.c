@@ -4,6 +4,8 @@
  * Thread: a connection's loop; the peer table under its mutex. */
 #include "dia_peer.h"
 
+#include "io_tls.h"
+
 #include "mr_log.h"
 
 #include <errno.h>
@@ -442,6 +444,13 @@ static uint32_t read_caps(struct dia_conn *pc, const struct dia_msg *m)
 	}
 	if (r < 0 || !pc->peer_host[0])
 		return DIA_RC_INVALID_AVP_VALUE;
+	/* RFC 6733 §13.1: the identity in CER/CEA must be the one the certificate proves */
+	if (pc->io.tls && !io_tls_peer_is(pc->io.tls, pc->peer_host)) {
+		mr_warn("msg=\"TLS peer identity mismatch: Origin-Host not in its certificate\" "
+		        "peer=%s",
+		        pc->peer_host);
+		return DIA_RC_UNKNOWN_PEER;
+	}
 	if (!pc->cfg->accept_unknown) {
 		bool known = false;
 
@@ -731,16 +740,22 @@ int dia_conn_accept(struct dia_conn *pc, struct io_loop *l, int fd, const struct
 {
 	void *arg = pc->app_arg;
 	void (*on_free)(struct dia_conn *) = pc->on_free;
+	struct io_tls_ctx *tls = pc->tls;
 	int ret;
 
-	ret = io_conn_init(&pc->io, l, fd, &peer_io_ops, cfg->max_message,
-	                   4u * cfg->max_message + (1u << 20));
+	if (tls)
+		ret = io_conn_init_tls(&pc->io, l, fd, &peer_io_ops, cfg->max_message,
+		                       4u * cfg->max_message + (1u << 20), tls);
+	else
+		ret = io_conn_init(&pc->io, l, fd, &peer_io_ops, cfg->max_message,
+		                   4u * cfg->max_message + (1u << 20));
 	if (ret) {
 		close(fd);
 		return ret;
 	}
 	pc->app_arg = arg;
 	pc->on_free = on_free;
+	pc->tls = tls;
 	conn_common(pc, cfg, st);
 	pc->state = DIA_PS_WAIT_CER;
 	return 0;
@@ -753,14 +768,20 @@ int dia_conn_connect(struct dia_conn *pc, struct io_loop *l, const char *host,
 	void *arg = pc->app_arg;
 	void (*on_free)(struct dia_conn *) = pc->on_free;
 	enum dia_wd_state wd = pc->wd;
+	struct io_tls_ctx *tls = pc->tls;
 	int ret;
 
-	ret = io_conn_connect(&pc->io, l, sa, salen, &peer_io_ops, cfg->max_message,
-	                      4u * cfg->max_message + (1u << 20));
+	if (tls) /* SNI: the identity we expect, which its certificate must name */
+		ret = io_conn_connect_tls(&pc->io, l, sa, salen, &peer_io_ops, cfg->max_message,
+		                          4u * cfg->max_message + (1u << 20), tls, host);
+	else
+		ret = io_conn_connect(&pc->io, l, sa, salen, &peer_io_ops, cfg->max_message,
+		                      4u * cfg->max_message + (1u << 20));
 	if (ret)
 		return ret;
 	pc->app_arg = arg;
 	pc->on_free = on_free;
+	pc->tls = tls;
 	conn_common(pc, cfg, st);
 	pc->wd = wd; /* the owner sets REOPEN for a reconnection */
 	pc->initiator = true;

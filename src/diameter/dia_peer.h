@@ -89,7 +89,11 @@ struct dia_conn {
 	struct io_conn io;
 	const struct dia_peer_cfg *cfg;
 	struct dia_peer_stats *st;
-	void *app_arg;                        /* the application's per-loop context */
+	void *app_arg; /* the application's per-loop context */
+	/* Set by the owner before dia_conn_accept/connect (kept by them): TLS from the first
+	 * byte with this context, and the peer's Origin-Host must be named by its certificate
+	 * (a mismatch refuses the CER/CEA and is counted in the context). NULL = plain TCP. */
+	struct io_tls_ctx *tls;
 	void (*on_free)(struct dia_conn *pc); /* owner frees the memory */
 	enum dia_peer_state state;
 	enum dia_wd_state wd;

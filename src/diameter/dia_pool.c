@@ -746,6 +746,7 @@ static void connector_fire(struct io_loop *l, struct io_timer *t)
 	}
 	pc->app_arg = pp;
 	pc->on_free = conn_free;
+	pc->tls = pp->cfg->tls;
 	/* after a lost connection, RFC 3539 REOPEN: three watchdog round trips before use */
 	pc->wd = pp->ever_open ? DIA_WD_REOPEN : DIA_WD_OKAY;
 	ctr_add(&pp->st.connects, 1);

@@ -80,8 +80,9 @@ struct dia_pool_req *dia_pool_req_new(uint32_t cap);
 void dia_pool_req_free(struct dia_pool_req *r);
 
 struct dia_pool_peer {
-	const char *host; /* Diameter identity: must match the peer's Origin-Host in CEA */
-	const char *addr; /* "ip:port" or "[ip6]:port" */
+	const char *host;       /* Diameter identity: must match the peer's Origin-Host in CEA */
+	const char *addr;       /* "ip:port" or "[ip6]:port" */
+	struct io_tls_ctx *tls; /* TLS from the first byte with this context; NULL = TCP */
 };
 
 /* Borrowed by dia_pool_create(): must outlive the pool (strings included). */

@@ -42,6 +42,8 @@ struct io_timer {
 };
 
 struct io_conn;
+struct io_tls;
+struct io_tls_ctx;
 
 struct io_loop {
 	struct io_uring ring;
@@ -122,6 +124,10 @@ struct io_conn {
 	struct io_conn *dead_next;
 	struct sockaddr_storage peer; /* remote address */
 	struct sockaddr_storage local;
+	/* NULL for plain TCP. With TLS the RECV lands in tls->cin and is decrypted into @rx; @out
+	 * holds plaintext until the handshake is done, then SSL_write turns it into the
+	 * ciphertext that @fl carries (io_tls.h). */
+	struct io_tls *tls;
 };
 
 /* io_conn_init() : takes ownership of connected @fd and arms receive. -ENOMEM (fd not closed). */
@@ -132,6 +138,15 @@ int io_conn_init(struct io_conn *c, struct io_loop *l, int fd, const struct io_c
 int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
                     socklen_t salen, const struct io_conn_ops *ops, uint32_t rx_cap,
                     uint32_t tx_max);
+/* TLS variants (io_tls.h): the server side of accepted @fd, or a client that starts the
+ * handshake once connected (@sni: the name sent in the ClientHello, may be NULL). The handshake
+ * runs under the connection; application bytes queued before it ends leave after it.
+ * A failed handshake closes the connection with -EPROTO. */
+int io_conn_init_tls(struct io_conn *c, struct io_loop *l, int fd, const struct io_conn_ops *ops,
+                     uint32_t rx_cap, uint32_t tx_max, struct io_tls_ctx *tls);
+int io_conn_connect_tls(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
+                        socklen_t salen, const struct io_conn_ops *ops, uint32_t rx_cap,
+                        uint32_t tx_max, struct io_tls_ctx *tls, const char *sni);
 /* Room for @need bytes at the end of the queued output; NULL when the queue would pass tx_max
  * (the caller counts a drop or closes a peer that does not read). */
 uint8_t *io_conn_tx_reserve(struct io_conn *c, uint32_t need);

@@ -5,6 +5,7 @@
 #include "io.h"
 
 #include "io_int.h"
+#include "io_tls.h"
 #include "mr_log.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,21 @@
 #include <unistd.h>
 
 static void arm_recv(struct io_conn *c);
+
+static void queue_flush(struct io_conn *c)
+{
+	if (!c->flush_queued) {
+		c->flush_queued = true;
+		c->flush_next = c->loop->flush;
+		c->loop->flush = c;
+	}
+}
+
+/* Bytes are waiting to go out: plaintext queued, or TLS records (handshake included). */
+static bool has_output(const struct io_conn *c)
+{
+	return c->out_len || (c->tls && io_tls_pending(c->tls));
+}
 
 static void kill_conn(struct io_conn *c, int reason)
 {
@@ -33,10 +49,62 @@ static void kill_conn(struct io_conn *c, int reason)
 	}
 }
 
+/* Hands every unconsumed byte to the owner. False when the connection is going. */
+static bool deliver(struct io_conn *c)
+{
+	int used = c->ops->on_data(c, c->rx, c->rx_len);
+
+	if (used < 0) {
+		kill_conn(c, used);
+		return false;
+	}
+	if (c->closing) {
+		kill_conn(c, c->close_reason);
+		return false;
+	}
+	if ((uint32_t)used < c->rx_len)
+		memmove(c->rx, c->rx + used, c->rx_len - (uint32_t)used);
+	c->rx_len -= (uint32_t)used;
+	if (c->rx_len == c->rx_cap) { /* a message larger than the buffer: framing's job */
+		kill_conn(c, -EMSGSIZE);
+		return false;
+	}
+	return true;
+}
+
+/* @n bytes of ciphertext arrived in tls->cin: handshake, then decrypt and deliver until the
+ * TLS buffers are empty. False when the connection is going. */
+static bool tls_recv(struct io_conn *c, uint32_t n)
+{
+	bool was_done = c->tls->done;
+	char peer[64] = "";
+	int r;
+
+	if (!was_done) /* the name is only logged while handshaking */
+		io_sockaddr_str(&c->peer, peer, sizeof(peer));
+	r = io_tls_feed(c->tls, n, peer);
+	if (r) {
+		kill_conn(c, r);
+		return false;
+	}
+	while ((r = io_tls_read(c->tls, c->rx + c->rx_len, c->rx_cap - c->rx_len)) > 0) {
+		c->rx_len += (uint32_t)r;
+		if (!deliver(c))
+			return false;
+	}
+	if (r < 0) {
+		kill_conn(c, r);
+		return false;
+	}
+	/* handshake records to answer, or application bytes that waited for the handshake */
+	if (has_output(c))
+		queue_flush(c);
+	return true;
+}
+
 static void on_recv(struct io_loop *l, struct io_op *op, int res, uint32_t flags)
 {
 	struct io_conn *c = mr_container_of(op, struct io_conn, rx_op);
-	int used;
 
 	(void)l;
 	(void)flags;
@@ -53,22 +121,13 @@ static void on_recv(struct io_loop *l, struct io_op *op, int res, uint32_t flags
 		kill_conn(c, res == 0 ? -ECONNRESET : res);
 		return;
 	}
-	c->rx_len += (uint32_t)res;
-	used = c->ops->on_data(c, c->rx, c->rx_len);
-	if (used < 0) {
-		kill_conn(c, used);
-		return;
-	}
-	if (c->closing) {
-		kill_conn(c, c->close_reason);
-		return;
-	}
-	if ((uint32_t)used < c->rx_len)
-		memmove(c->rx, c->rx + used, c->rx_len - (uint32_t)used);
-	c->rx_len -= (uint32_t)used;
-	if (c->rx_len == c->rx_cap) { /* a message larger than the buffer: framing's job */
-		kill_conn(c, -EMSGSIZE);
-		return;
+	if (c->tls) {
+		if (!tls_recv(c, (uint32_t)res))
+			return;
+	} else {
+		c->rx_len += (uint32_t)res;
+		if (!deliver(c))
+			return;
 	}
 	arm_recv(c);
 }
@@ -81,7 +140,10 @@ static void arm_recv(struct io_conn *c)
 		kill_conn(c, -EBUSY);
 		return;
 	}
-	io_uring_prep_recv(sqe, c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, 0);
+	if (c->tls)
+		io_uring_prep_recv(sqe, c->fd, c->tls->cin, c->tls->cin_cap, 0);
+	else
+		io_uring_prep_recv(sqe, c->fd, c->rx + c->rx_len, c->rx_cap - c->rx_len, 0);
 	io_uring_sqe_set_data(sqe, &c->rx_op);
 	c->inflight++;
 }
@@ -110,7 +172,7 @@ static void on_send(struct io_loop *l, struct io_op *op, int res, uint32_t flags
 	}
 	c->fl_len = 0;
 	c->fl_off = 0;
-	if (c->out_len) {
+	if (has_output(c)) {
 		start_send(c);
 		return;
 	}
@@ -118,12 +180,46 @@ static void on_send(struct io_loop *l, struct io_op *op, int res, uint32_t flags
 		kill_conn(c, 0);
 }
 
+/* Encrypts the queued plaintext (once the handshake is done) and moves every TLS record
+ * waiting into @fl, which is idle. False when there is nothing to send (or the conn went). */
+static bool tls_fill(struct io_conn *c)
+{
+	uint32_t pend;
+
+	if (c->tls->done && c->out_len) {
+		if (io_tls_write(c->tls, c->out, c->out_len)) {
+			kill_conn(c, -EPROTO);
+			return false;
+		}
+		c->out_len = 0;
+	}
+	pend = io_tls_pending(c->tls);
+	if (!pend)
+		return false;
+	if (pend > c->fl_cap) {
+		uint8_t *b = realloc(c->fl, pend);
+
+		if (!b) {
+			kill_conn(c, -ENOMEM);
+			return false;
+		}
+		c->fl = b;
+		c->fl_cap = pend;
+	}
+	c->fl_len = io_tls_drain(c->tls, c->fl, c->fl_cap);
+	c->fl_off = 0;
+	return c->fl_len > 0;
+}
+
 /* Sends what is in flight, or swaps in the queued output when nothing is. */
 static void start_send(struct io_conn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (c->fl_len == 0) {
+	if (c->fl_len == 0 && c->tls) {
+		if (!tls_fill(c))
+			return;
+	} else if (c->fl_len == 0) {
 		uint8_t *b = c->fl;
 		uint32_t cap = c->fl_cap;
 
@@ -155,7 +251,7 @@ void io_conn_flush_all(struct io_loop *l)
 
 		c->flush_queued = false;
 		c->flush_next = NULL;
-		if (!c->closing && !c->connecting && c->fl_len == 0 && c->out_len)
+		if (!c->closing && !c->connecting && c->fl_len == 0 && has_output(c))
 			start_send(c);
 		c = next;
 	}
@@ -173,6 +269,11 @@ void io_conn_reap(struct io_loop *l)
 		free(c->out);
 		free(c->fl);
 		c->rx = c->out = c->fl = NULL;
+		if (c->tls) {
+			io_tls_fini(c->tls);
+			free(c->tls);
+			c->tls = NULL;
+		}
 		c->fd = -1;
 		/* on_close runs before the fd is closed, so a table that other threads use to
 		 * shut this fd down can drop it first and never touch a recycled fd number. */
@@ -224,6 +325,36 @@ int io_conn_init(struct io_conn *c, struct io_loop *l, int fd, const struct io_c
 	return 0;
 }
 
+/* Gives the set-up @c its TLS state; on failure frees what conn_setup() allocated. */
+static int tls_setup(struct io_conn *c, struct io_tls_ctx *ctx, bool server, const char *sni)
+{
+	c->tls = malloc(sizeof(*c->tls));
+	if (!c->tls || io_tls_init(c->tls, ctx, server, sni)) {
+		free(c->tls);
+		c->tls = NULL;
+		free(c->rx);
+		free(c->out);
+		free(c->fl);
+		c->rx = c->out = c->fl = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int io_conn_init_tls(struct io_conn *c, struct io_loop *l, int fd, const struct io_conn_ops *ops,
+                     uint32_t rx_cap, uint32_t tx_max, struct io_tls_ctx *tls)
+{
+	int ret = conn_setup(c, l, fd, ops, rx_cap, tx_max);
+
+	if (ret)
+		return ret;
+	ret = tls_setup(c, tls, true, NULL);
+	if (ret)
+		return ret;
+	arm_recv(c); /* the server waits for the ClientHello */
+	return 0;
+}
+
 static void on_connect(struct io_loop *l, struct io_op *op, int res, uint32_t flags)
 {
 	struct io_conn *c = mr_container_of(op, struct io_conn, cn_op);
@@ -245,19 +376,27 @@ static void on_connect(struct io_loop *l, struct io_op *op, int res, uint32_t fl
 	getsockname(c->fd, (struct sockaddr *)&c->local, &sl);
 	c->connecting = false;
 	arm_recv(c);
+	if (c->tls) { /* ClientHello into the write BIO */
+		char peer[64];
+		int r;
+
+		io_sockaddr_str(&c->peer, peer, sizeof(peer));
+		r = io_tls_start(c->tls, peer);
+		if (r) {
+			kill_conn(c, r);
+			return;
+		}
+	}
 	if (c->ops->on_connect)
 		c->ops->on_connect(c, 0);
 	/* output queued while connecting leaves with this turn */
-	if (c->out_len && !c->flush_queued && !c->closing) {
-		c->flush_queued = true;
-		c->flush_next = c->loop->flush;
-		c->loop->flush = c;
-	}
+	if (has_output(c) && !c->closing)
+		queue_flush(c);
 }
 
-int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
-                    socklen_t salen, const struct io_conn_ops *ops, uint32_t rx_cap,
-                    uint32_t tx_max)
+static int conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
+                        socklen_t salen, const struct io_conn_ops *ops, uint32_t rx_cap,
+                        uint32_t tx_max, struct io_tls_ctx *tls, const char *sni)
 {
 	struct io_uring_sqe *sqe;
 	int fd, ret;
@@ -266,6 +405,8 @@ int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr 
 	if (fd < 0)
 		return -errno;
 	ret = conn_setup(c, l, fd, ops, rx_cap, tx_max);
+	if (!ret && tls)
+		ret = tls_setup(c, tls, false, sni);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -282,6 +423,20 @@ int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr 
 	io_uring_sqe_set_data(sqe, &c->cn_op);
 	c->inflight++;
 	return 0;
+}
+
+int io_conn_connect(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
+                    socklen_t salen, const struct io_conn_ops *ops, uint32_t rx_cap,
+                    uint32_t tx_max)
+{
+	return conn_connect(c, l, sa, salen, ops, rx_cap, tx_max, NULL, NULL);
+}
+
+int io_conn_connect_tls(struct io_conn *c, struct io_loop *l, const struct sockaddr *sa,
+                        socklen_t salen, const struct io_conn_ops *ops, uint32_t rx_cap,
+                        uint32_t tx_max, struct io_tls_ctx *tls, const char *sni)
+{
+	return conn_connect(c, l, sa, salen, ops, rx_cap, tx_max, tls, sni);
 }
 
 uint8_t *io_conn_tx_reserve(struct io_conn *c, uint32_t need)
@@ -310,11 +465,7 @@ uint8_t *io_conn_tx_reserve(struct io_conn *c, uint32_t need)
 void io_conn_tx_commit(struct io_conn *c, uint32_t len)
 {
 	c->out_len += len;
-	if (!c->flush_queued) {
-		c->flush_queued = true;
-		c->flush_next = c->loop->flush;
-		c->loop->flush = c;
-	}
+	queue_flush(c);
 }
 
 void io_conn_close(struct io_conn *c, int reason)
@@ -324,7 +475,7 @@ void io_conn_close(struct io_conn *c, int reason)
 
 void io_conn_close_after_flush(struct io_conn *c)
 {
-	if (c->out_len == 0 && c->fl_len == 0) {
+	if (!has_output(c) && c->fl_len == 0) {
 		kill_conn(c, 0);
 		return;
 	}

@@ -1,0 +1,212 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tls.sh - Diameter over TLS (RFC 6733 §13, TLS from the first byte) and SIP over TLS, with
+# certificates made here by openssl (a CA, and a rogue CA):
+#   0. --check-config refuses TLS settings without readable credentials (file:line)
+#   1. mara-proxy -TLS-> mara-aaa (mutual certificates): Figure 4 with SIPp, 20 calls over UDP
+#      authenticated through the TLS connection; handshakes counted on both /metrics
+#   2. a client certificate from another CA: the handshake is refused and counted, no peer open
+#   3. a certificate from the right CA naming another host than the CER's Origin-Host: the CER is
+#      refused (DIAMETER_UNKNOWN_PEER), the connection closed, the mismatch counted
+#   4. a TLS client with no certificate at all (openssl s_client): refused and counted
+#   5. freeDiameterd as a TLS peer of mara-aaa (its RFC 6733 method: TLS at connection start on
+#      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
+# Loopback only; every process is stopped by PID; every wait is bounded.
+set -u
+. "$(dirname "$0")/lib.sh"
+PROXY=$BUILD/mara-proxy
+SCN=$SRC/tests/sipp
+command -v openssl >/dev/null || { echo "skip: openssl not installed"; exit 77; }
+command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
+
+# ---- certificates -------------------------------------------------------------------------------
+# ca NAME -> $W/NAME.crt/.key
+ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=$1" -keyout "$W/$1.key" -out "$W/$1.crt" >>"$W/openssl.log" 2>&1
+}
+# cert CA NAME DNS -> $W/NAME.crt/.key signed by CA, subjectAltName DNS:DNS, CN=DNS
+cert() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$3" \
+		-keyout "$W/$2.key" -out "$W/$2.csr" >>"$W/openssl.log" 2>&1 &&
+		printf 'subjectAltName=DNS:%s\n' "$3" >"$W/$2.ext" &&
+		openssl x509 -req -in "$W/$2.csr" -CA "$W/$1.crt" -CAkey "$W/$1.key" \
+			-CAcreateserial -days 2 -extfile "$W/$2.ext" -out "$W/$2.crt" >>"$W/openssl.log" 2>&1
+}
+{ ca ca && ca rogue_ca && cert ca aaa aaa.test && cert ca proxy proxy.test &&
+	cert rogue_ca rogue proxy2.test && cert ca liar liar.test && cert ca fd fdtls.test &&
+	cert ca sip sip.test; } || { echo "not ok - openssl could not make the certificates"; cat "$W/openssl.log"; exit 1; }
+
+# ---- 0. configuration: what uses TLS must have readable credentials ---------------------------------
+# refused NAME PATTERN CONFIG: --check-config refuses CONFIG with a line matching PATTERN
+refused() {
+	printf '%s\n' "$3" >"$W/$1.conf"
+	! "$AAA" -c "$W/$1.conf" --check-config >"$W/$1.out" 2>&1 && grep -q "$2" "$W/$1.out"
+}
+check "config: tls_listen without a tls group is refused" refused c1 'aaa.tls lacks cert and key' \
+	'aaa = { tls_listen = "127.0.0.1:5658"; };'
+check "config: an unreadable cert is refused with file and line" refused c2 \
+	"file=$W/c2.conf line=2 key=cert problem=\"cannot read: $W/nope.pem\"" \
+	"aaa = {
+  tls = { cert = \"$W/nope.pem\"; key = \"$W/aaa.key\"; ca = \"$W/ca.crt\"; };
+};"
+check "config: min_version SSLv3 is refused" refused c3 'line=1 key=min_version' \
+	"aaa = { tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; min_version = \"SSLv3\"; }; };"
+check "config: a TLS Diameter peer without a CA is refused" refused c4 'proxy.tls lacks ca' \
+	"proxy = { aaa_peers = ( { host = \"a.test\"; address = \"127.0.0.1:5658\"; tls = true; } );
+  tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; }; };"
+check "config: an unknown key in tls is refused" refused c5 'unknown key in tls: certs' \
+	"aaa = { tls = { certs = \"$W/aaa.crt\"; }; };"
+
+# metric FILE NAME LABELS -> the value of one sample (0 when absent)
+metric() { awk -v k="$2{$3}" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+PA=$(free_port) || exit 1
+PT=$(free_port) || exit 1
+start_aaa aaa "$PA" "tls_listen = \"127.0.0.1:$PT\";
+  tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ca = \"$W/ca.crt\"; };" || exit 1
+AAA_PID=$LAST_PID
+check "mara-aaa logs its TLS listener" grep -q "Diameter over TLS.*listen=127.0.0.1:$PT min_version=TLSv1.2" "$W/aaa.log"
+
+# proxy NAME CERT ORIGIN_HOST SIP_PORT [extra] -> PROXY_PID, log $W/NAME.log
+proxy() {
+	local name=$1 crt=$2 oh=$3 ps=$4 sport
+	shift 4
+	sport=$(free_port) || return 1
+	eval "${name}_STATS=$sport"
+	cat >"$W/$name.conf" <<EOF
+log = { level = "info"; };
+proxy = {
+  listen = "127.0.0.1:$ps";
+  threads = 1;
+  realm = "example.com";
+  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
+  origin_host = "$oh";
+  origin_realm = "test";
+  destination_realm = "example.com";
+  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PT"; tls = true; } );
+  tls = { cert = "$W/$crt.crt"; key = "$W/$crt.key"; ca = "$W/ca.crt"; };
+  reconnect_s = 1;
+  stats_listen = "127.0.0.1:$sport";
+  $*
+};
+EOF
+	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
+	PROXY_PID=$!
+	PIDS+=("$PROXY_PID")
+	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
+}
+
+# ---- 1. mara-proxy -TLS-> mara-aaa, Figure 4 --------------------------------------------------------
+PS=$(free_port) || exit 1
+PU=$(free_port) || exit 1
+proxy proxy proxy proxy.test "$PS" || exit 1
+P1=$PROXY_PID
+if wait_for "$W/proxy.log" 'peer open' 10; then
+	ok "mara-proxy opened its Diameter connection to aaa.test over TLS"
+else
+	nok "no peer open over TLS"; tail -n 20 "$W/proxy.log" "$W/aaa.log"; exit 1
+fi
+sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 60s -m 20 \
+	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
+PIDS+=($!)
+sleep 0.3
+if timeout 60 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m 20 -r 20 \
+	-key rdomain "127.0.0.1:$PS" -timeout 30s -timeout_error -s service -au alice \
+	-ap alice-secret -trace_screen -screen_file "$W/uac.screen" >"$W/uac.out" 2>&1; then
+	ok "20 authenticated Figure 4 calls with the MARs over Diameter/TLS"
+else
+	nok "Figure 4 over Diameter/TLS"; tail -n 30 "$W/uac.screen" "$W/uac.out"
+fi
+scrape_to "$aaa_STATS" "$W/aaa.m1"
+scrape_to "$proxy_STATS" "$W/proxy.m1"
+n=$(metric "$W/aaa.m1" mara_aaa_mar_received_total "")
+[ "$n" = 0 ] && n=$(awk '$1 == "mara_aaa_mar_received_total" { print $2 }' "$W/aaa.m1")
+check "mara-aaa received the 40 MARs (${n:-?})" test "${n:-0}" -ge 40
+hs_ok=$(metric "$W/aaa.m1" mara_tls_handshakes_total 'use="diameter",result="ok"')
+check "mara-aaa counts the TLS handshake ($hs_ok)" test "$hs_ok" -ge 1
+p_ok=$(metric "$W/proxy.m1" mara_tls_handshakes_total 'use="diameter",result="ok"')
+check "mara-proxy counts its TLS handshake ($p_ok)" test "$p_ok" -ge 1
+
+# ---- 2. a client certificate from another CA -------------------------------------------------------
+fail0=$(metric "$W/aaa.m1" mara_tls_handshakes_total 'use="diameter",result="failed"')
+PS2=$(free_port) || exit 1
+proxy proxy2 rogue proxy2.test "$PS2" || exit 1
+P2=$PROXY_PID
+check "a certificate from another CA: handshake refused by mara-aaa" \
+	wait_for "$W/aaa.log" 'TLS handshake failed.*role=server' 10
+sleep 1
+check "the proxy with the rogue certificate never opened" bash -c "! grep -q 'peer open' '$W/proxy2.log'"
+scrape_to "$aaa_STATS" "$W/aaa.m2"
+fail2=$(metric "$W/aaa.m2" mara_tls_handshakes_total 'use="diameter",result="failed"')
+check "failed handshakes counted ($fail0 -> $fail2)" test "$fail2" -gt "$fail0"
+kill "$P2"
+
+# ---- 3. right CA, wrong identity -----------------------------------------------------------------------
+PS3=$(free_port) || exit 1
+proxy proxy3 liar proxy3.test "$PS3" || exit 1
+P3=$PROXY_PID
+check "Origin-Host proxy3.test with a certificate for liar.test: refused" \
+	wait_for "$W/aaa.log" 'TLS peer identity mismatch.*peer=proxy3.test' 10
+check "the CER was answered DIAMETER_UNKNOWN_PEER" wait_for "$W/aaa.log" 'CER refused.*peer=proxy3.test rc=3010' 5
+check "the liar never opened" bash -c "! grep -q 'peer open' '$W/proxy3.log'"
+scrape_to "$aaa_STATS" "$W/aaa.m3"
+mm=$(metric "$W/aaa.m3" mara_tls_peer_identity_mismatch_total 'use="diameter"')
+check "identity mismatches counted ($mm)" test "$mm" -ge 1
+kill "$P3"
+
+# ---- 4. no client certificate ----------------------------------------------------------------------------
+echo | timeout 5 openssl s_client -connect "127.0.0.1:$PT" -CAfile "$W/ca.crt" \
+	>"$W/s_client.out" 2>&1
+sleep 0.3
+scrape_to "$aaa_STATS" "$W/aaa.m4"
+fail4=$(metric "$W/aaa.m4" mara_tls_handshakes_total 'use="diameter",result="failed"')
+check "a client without a certificate is refused and counted ($fail2 -> $fail4)" test "$fail4" -gt "$fail2"
+check "mara-aaa still serves the TLS peer that is allowed" grep -q 'peer=proxy.test' "$W/aaa.log"
+
+# ---- 5. freeDiameterd as a TLS peer -------------------------------------------------------------------------
+FD_EXT=${FD_EXT:-/usr/lib/freeDiameter}
+SHIM=${SHIM_SRC:-/work/shared/peers/freediameter/bind_lo.c}
+[ -r "$SHIM" ] || SHIM=$SRC/tests/integration/bind_lo.c
+if command -v freeDiameterd >/dev/null && [ -r "$FD_EXT/dict_sip.fdx" ] && [ -r "$SHIM" ] &&
+	cc -O2 -shared -fPIC -o "$W/bind_lo.so" "$SHIM" -ldl 2>"$W/cc.log"; then
+	FDP=$(free_port) || exit 1
+	cat >"$W/fd.conf" <<EOF
+Identity = "fdtls.test";
+Realm = "test";
+Port = $FDP;
+SecPort = 0;
+No_SCTP;
+No_IPv6;
+TcTimer = 6;
+TwTimer = 30;
+TLS_Cred = "$W/fd.crt", "$W/fd.key";
+TLS_CA = "$W/ca.crt";
+LoadExtension = "$FD_EXT/dict_sip.fdx";
+ConnectPeer = "aaa.test" { ConnectTo = "127.0.0.1"; Port = $PT; No_SCTP; };
+EOF
+	LD_PRELOAD="$W/bind_lo.so" freeDiameterd -c "$W/fd.conf" >"$W/fd.log" 2>&1 &
+	FD_PID=$!
+	PIDS+=("$FD_PID")
+	if wait_for "$W/fd.log" "'STATE_WAITCEA'.*'STATE_OPEN'.*'aaa.test'" 15; then
+		ok "freeDiameterd: STATE_OPEN with aaa.test over TLS"
+	else
+		nok "freeDiameterd did not open with aaa.test over TLS"; tail -n 30 "$W/fd.log"
+	fi
+	check "mara-aaa: peer open with fdtls.test" wait_for "$W/aaa.log" 'peer open.*peer=fdtls.test' 5
+	scrape_to "$aaa_STATS" "$W/aaa.m5"
+	hs5=$(metric "$W/aaa.m5" mara_tls_handshakes_total 'use="diameter",result="ok"')
+	check "freeDiameter's handshake counted ($hs_ok -> $hs5)" test "$hs5" -gt "$hs_ok"
+	kill "$FD_PID"
+else
+	echo "# freeDiameterd, dict_sip or the bind_lo shim not available: part 5 skipped"
+fi
+
+check "mara-proxy exits 0 on SIGTERM" stop_ok "$P1"
+check "mara-aaa exits 0 on SIGTERM" stop_ok "$AAA_PID"
+
+if [ "$FAIL" -ne 0 ]; then
+	echo "--- logs"; tail -n 30 "$W/proxy.log" "$W/aaa.log"
+	exit 1
+fi
+exit 0
