@@ -204,6 +204,9 @@ static int start(struct proxy *p)
 	    .listen_addr = c->listen_addr,
 	    .listen_port = c->listen_port,
 	    .tcp = c->tcp,
+	    .tls = p->sip_tls,
+	    .tls_addr = c->tls_listen_addr,
+	    .tls_port = c->tls_listen_port,
 	    .max_pending = c->max_pending,
 	    .batch_us = c->batch_wait_us,
 	    .retry_after_s = c->retry_after_s,
@@ -256,6 +259,9 @@ static int start(struct proxy *p)
 			return ret;
 	}
 	stats_start(p);
+	if (p->sip_tls)
+		mr_info("msg=\"SIP over TLS\" listen=%s:%u min_version=%s", c->tls_listen_addr,
+		        c->tls_listen_port, c->tls.min_version);
 	mr_info("msg=\"mara-proxy ready\" sip=%s:%u tcp=%s shards=%u realm=%s aaa_peers=%u "
 	        "record_route=%s",
 	        c->listen_addr, c->listen_port, c->tcp ? "yes" : "no", p->nshards, c->realm,

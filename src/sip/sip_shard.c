@@ -728,13 +728,18 @@ static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
 {
 	struct sip_shard *sh = mr_container_of(l, struct sip_shard, loop);
 	struct sip_tcp *t;
+	int ret;
 
-	(void)ls;
 	if (sh->stopping || !(t = tcp_new(sh))) {
 		close(fd);
 		return;
 	}
-	if (io_conn_init(&t->io, l, fd, &tcp_ops, SIP_MAX_MSG + 1, 4u << 20)) {
+	if (ls == &sh->tls_ls)
+		ret = io_conn_init_tls(&t->io, l, fd, &tcp_ops, SIP_MAX_MSG + 1, 4u << 20,
+		                       sh->cfg->tls);
+	else
+		ret = io_conn_init(&t->io, l, fd, &tcp_ops, SIP_MAX_MSG + 1, 4u << 20);
+	if (ret) {
 		close(fd);
 		free(t);
 		return;
@@ -786,9 +791,27 @@ static void on_wake(struct io_loop *l, void *arg)
 			close(sh->tcp_ls.fd);
 			sh->tcp_ls.fd = -1;
 		}
+		if (sh->tls_ls.fd >= 0) {
+			close(sh->tls_ls.fd);
+			sh->tls_ls.fd = -1;
+		}
 	}
 	if (sh->stopping && sh->st.pending_gauge == 0)
 		l->stop = true;
+}
+
+static int tls_listen(struct sip_shard *sh)
+{
+	const struct sip_shard_cfg *cfg = sh->cfg;
+
+	sh->tls_ls.fd = io_tcp_listen(cfg->tls_addr, cfg->tls_port, 1024);
+	if (sh->tls_ls.fd < 0) {
+		mr_err("msg=\"cannot listen on SIP TLS\" addr=%s port=%u err=%d", cfg->tls_addr,
+		       cfg->tls_port, sh->tls_ls.fd);
+		return sh->tls_ls.fd;
+	}
+	sh->tls_ls.on_accept = on_accept;
+	return io_listener_start(&sh->loop, &sh->tls_ls);
 }
 
 int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg *cfg)
@@ -801,6 +824,7 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 	sh->id = id;
 	sh->cfg = cfg;
 	sh->tcp_ls.fd = -1;
+	sh->tls_ls.fd = -1;
 	while (n < slab * 2)
 		n <<= 1;
 	t = calloc(1, sizeof(*t));
@@ -853,6 +877,8 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 		sh->tcp_ls.on_accept = on_accept;
 		ret = io_listener_start(&sh->loop, &sh->tcp_ls);
 	}
+	if (!ret && cfg->tls)
+		ret = tls_listen(sh);
 	return ret;
 }
 

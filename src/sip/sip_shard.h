@@ -27,6 +27,11 @@ struct sip_shard_cfg {
 	const char *listen_addr;
 	uint16_t listen_port;
 	bool tcp;
+	/* SIP over TLS (RFC 3261 §26.2): a listener on tls_addr:tls_port when @tls is set; its
+	 * connections are handled as TCP ones (responses on the same connection) */
+	struct io_tls_ctx *tls;
+	const char *tls_addr;
+	uint16_t tls_port;
 	unsigned max_pending;   /* parked requests per shard (power of two after rounding) */
 	unsigned retry_after_s; /* in 503 when no Diameter peer is usable */
 	unsigned udp_bufs;      /* receive buffers in the ring (power of two) */
@@ -71,6 +76,7 @@ struct sip_shard {
 	const struct sip_shard_cfg *cfg;
 	struct io_udp udp;
 	struct io_listener tcp_ls;
+	struct io_listener tls_ls; /* fd -1 when SIP over TLS is off */
 	struct sip_tcp *tcp_conns; /* every TCP connection of this shard */
 	uint32_t tcp_next_id;
 	struct sip_pend *pend; /* open addressing, power of two */

@@ -11,6 +11,8 @@
 #   4. a TLS client with no certificate at all (openssl s_client): refused and counted
 #   5. freeDiameterd as a TLS peer of mara-aaa (its RFC 6733 method: TLS at connection start on
 #      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
+#   6. SIP over TLS: openssl s_client sends an INVITE to the proxy's TLS listener and the 407
+#      comes back over TLS
 # Loopback only; every process is stopped by PID; every wait is bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -100,7 +102,8 @@ EOF
 # ---- 1. mara-proxy -TLS-> mara-aaa, Figure 4 --------------------------------------------------------
 PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
-proxy proxy proxy proxy.test "$PS" || exit 1
+PST=$(free_port) || exit 1
+proxy proxy proxy proxy.test "$PS" "tls_listen = \"127.0.0.1:$PST\";" || exit 1
 P1=$PROXY_PID
 if wait_for "$W/proxy.log" 'peer open' 10; then
 	ok "mara-proxy opened its Diameter connection to aaa.test over TLS"
@@ -201,6 +204,18 @@ EOF
 else
 	echo "# freeDiameterd, dict_sip or the bind_lo shim not available: part 5 skipped"
 fi
+
+# ---- 6. SIP over TLS ------------------------------------------------------------------------------------------
+check "mara-proxy logs its SIP TLS listener" grep -q "SIP over TLS.*listen=127.0.0.1:$PST" "$W/proxy.log"
+printf 'INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKtls1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: tls-1@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nContent-Length: 0\r\n\r\n' >"$W/invite.txt"
+(cat "$W/invite.txt"; sleep 2) | timeout 5 openssl s_client -connect "127.0.0.1:$PST" \
+	-CAfile "$W/ca.crt" -servername sip.test -quiet >"$W/sip_tls.out" 2>"$W/sip_tls.err"
+check "INVITE over TLS: 407 Proxy Authentication Required came back over TLS" \
+	grep -q '^SIP/2.0 407' "$W/sip_tls.out"
+check "the 407 carries a digest challenge" grep -qi '^Proxy-Authenticate: Digest' "$W/sip_tls.out"
+scrape_to "$proxy_STATS" "$W/proxy.m6"
+s_ok=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="ok"')
+check "the SIP TLS handshake is counted ($s_ok)" test "$s_ok" -ge 1
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$P1"
 check "mara-aaa exits 0 on SIGTERM" stop_ok "$AAA_PID"
