@@ -23,71 +23,14 @@ MARA_SRC=${MARA_SRC:-/work/main}
 AAA=$MARA_BUILD/mara-aaa
 DEMO_USERS=$MARA_SRC/deploy/demo/users
 
-if ! command -v ss >/dev/null 2>&1; then
-	echo "1..0 # SKIP ss not installed"
-	exit 77
-fi
 if [ ! -x "$AAA" ] || [ ! -r "$DEMO_USERS" ]; then
 	echo "not ok - $AAA not built or $DEMO_USERS missing"
 	exit 1
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mara-conf.XXXXXX")
-PIDS=()
-FAILED=0
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok - $*"; }
-not_ok() {
-	echo "not ok - $*"
-	FAILED=1
-}
-show() { # FILE...: dump for a failure
-	local f
-	for f in "$@"; do
-		echo "# ----- $f -----"
-		sed 's/^/# /' "$f" 2>/dev/null | tail -n 100
-	done
-}
-
-alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
-EXIT_STATUS=
-wait_exit() {
-	EXIT_STATUS=running
-	if ! wait_for "$2" eval '! alive '"$1"; then
-		return 1
-	fi
-	wait "$1" 2>/dev/null
-	EXIT_STATUS=$?
-	return 0
-}
-port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+PROC_NAME=conf
+. "$(dirname "$0")/proc.sh"
+show() { show_tail 100 "$@"; } # FILE...: dump for a failure
 
 # run NAME ARGS...: runs mara-aaa (bounded to 10 s), RC, $WORK/NAME.out/.err
 RC=
@@ -268,7 +211,7 @@ LOG=$WORK/hup.log
 "$AAA" -c "$WORK/hup.conf" >"$LOG" 2>&1 &
 PID=$!
 PIDS+=("$PID")
-if wait_for 5 grep -q 'msg="mara-aaa ready"' "$LOG"; then
+if poll 5 grep -q 'msg="mara-aaa ready"' "$LOG"; then
 	ok "mara-aaa started on 127.0.0.1:$PORT with a copy of the demo users"
 else
 	not_ok "mara-aaa did not start"
@@ -282,7 +225,7 @@ hup_until() {
 	local before
 	before=$(grep -c -- "$1" "$LOG")
 	kill -HUP "$PID"
-	wait_for 5 eval '[ "$(grep -c -- '"'$1'"' "$LOG")" -gt '"$before"' ]'
+	poll 5 eval '[ "$(grep -c -- '"'$1'"' "$LOG")" -gt '"$before"' ]'
 }
 
 cp "$USERS" "$USERS.good"

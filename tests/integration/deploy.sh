@@ -73,11 +73,12 @@ fi
 mkdir -p "$ROOT" && dpkg-deb -x "$DEB" "$ROOT"
 dpkg-deb -e "$DEB" "$W/ctl"
 dpkg-deb -c "$DEB" >"$W/contents"
-for f in usr/sbin/mara-proxy usr/sbin/mara-aaa; do
+for f in usr/sbin/mara-proxy usr/sbin/mara-aaa usr/bin/mara-bench; do
 	check "$f is an executable" test -x "$ROOT/$f"
 done
+check "mara-bench is a user tool, not in /usr/sbin" test ! -e "$ROOT/usr/sbin/mara-bench"
 for f in lib/systemd/system/mara-proxy.service lib/systemd/system/mara-aaa.service \
-	usr/share/man/man8/mara-proxy.8.gz usr/share/man/man8/mara-aaa.8.gz \
+	usr/share/man/man8/mara-proxy.8.gz usr/share/man/man8/mara-aaa.8.gz usr/share/man/man1/mara-bench.1.gz \
 	usr/lib/sysctl.d/90-mara.conf usr/lib/sysusers.d/mara.conf \
 	usr/share/doc/mara/examples/README usr/share/doc/mara/examples/proxy-a.conf \
 	usr/share/doc/mara/examples/proxy-b.conf usr/share/doc/mara/examples/aaa-1.conf \

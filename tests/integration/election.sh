@@ -25,77 +25,19 @@ MARA_BUILD=${MARA_BUILD:-/work/main/build}
 MARA_SRC=${MARA_SRC:-/work/main}
 AAA=$MARA_BUILD/mara-aaa
 
-if ! command -v ss >/dev/null 2>&1; then
-	echo "1..0 # SKIP ss not installed"
-	exit 77
-fi
 if [ ! -x "$AAA" ]; then
 	echo "not ok - $AAA not built"
 	exit 1
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mara-election.XXXXXX")
-PIDS=()
-FAILED=0
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok - $*"; }
-dump_logs() {
-	local f
-	for f in "$WORK/a.log" "$WORK/b.log" "$WORK/ss.log"; do
-		echo "# ----- $f -----"
-		sed 's/^/# /' "$f" 2>/dev/null | tail -n 200
-	done
-}
-not_ok() {
-	echo "not ok - $*"
-	FAILED=1
-}
+PROC_NAME=election
+. "$(dirname "$0")/proc.sh"
+dump_logs() { show_tail 200 "$WORK/a.log" "$WORK/b.log" "$WORK/ss.log"; }
 bail() {
 	not_ok "$*"
 	dump_logs
 	exit 1
 }
-
-alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
-EXIT_STATUS=
-wait_exit() {
-	EXIT_STATUS=running
-	if ! wait_for "$2" eval '! alive '"$1"; then
-		return 1
-	fi
-	wait "$1" 2>/dev/null
-	EXIT_STATUS=$?
-	return 0
-}
-port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
 
 # ESTABLISHED TCP connections with an end on PA or PB, one line per connection
 # ("lowaddr:port highaddr:port", both sockets of a loopback connection folded into one).
@@ -140,16 +82,16 @@ BLOG=$WORK/b.log
 "$AAA" -c "$WORK/a.conf" >"$ALOG" 2>&1 &
 A=$!
 PIDS+=("$A")
-wait_for 5 listening "$PA" || bail "A is not listening on 127.0.0.1:$PA"
+poll 5 listening "$PA" || bail "A is not listening on 127.0.0.1:$PA"
 "$AAA" -c "$WORK/b.conf" >"$BLOG" 2>&1 &
 B=$!
 PIDS+=("$B")
-wait_for 5 listening "$PB" || bail "B is not listening on 127.0.0.1:$PB"
+poll 5 listening "$PB" || bail "B is not listening on 127.0.0.1:$PB"
 
 both_open() {
 	grep -q 'msg="peer open"' "$ALOG" && grep -q 'msg="peer open"' "$BLOG" && one_conn
 }
-if wait_for 10 both_open; then
+if poll 10 both_open; then
 	ok "A and B are open with each other over exactly one TCP connection within 10 s"
 else
 	conns >"$WORK/ss.log"
@@ -250,7 +192,7 @@ if grep -q 'msg="totals".* dpr_sent=1 dpa_rx=1$' "$BLOG"; then
 else
 	not_ok "B's totals lack dpr_sent=1 dpa_rx=1: $(grep 'msg="totals"' "$BLOG")"
 fi
-if wait_for 3 grep -q 'msg="DPR received" peer=b.test' "$ALOG"; then
+if poll 3 grep -q 'msg="DPR received" peer=b.test' "$ALOG"; then
 	ok "A logs msg=\"DPR received\" peer=b.test"
 else
 	not_ok "A did not log msg=\"DPR received\" peer=b.test"

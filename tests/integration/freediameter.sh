@@ -45,76 +45,16 @@ if [ ! -x "$AAA" ]; then
 	exit 1
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mara-fd.XXXXXX")
-PIDS=()
-FAILED=0
+PROC_NAME=fd
+. "$(dirname "$0")/proc.sh"
 LOGS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok - $*"; }
-dump_logs() {
-	local f
-	for f in "${LOGS[@]}"; do
-		echo "# ----- $f -----"
-		sed 's/^/# /' "$f" 2>/dev/null | tail -n 300
-	done
-}
-not_ok() {
-	echo "not ok - $*"
-	FAILED=1
-}
+dump_logs() { show_tail 300 "${LOGS[@]}"; }
 # Fatal: later steps depend on this one.
 bail() {
 	not_ok "$*"
 	dump_logs
 	exit 1
 }
-
-# true while @1 has not exited (a zombie child counts as exited)
-alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-# wait_for SECONDS CMD...: polls CMD every 0.2 s; 0 once it succeeds, 1 on timeout.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
-
-# wait_exit PID SECONDS: 0 and EXIT_STATUS set once PID exited, 1 if still running.
-EXIT_STATUS=
-wait_exit() {
-	EXIT_STATUS=running
-	if ! wait_for "$2" eval '! alive '"$1"; then
-		return 1
-	fi
-	wait "$1" 2>/dev/null
-	EXIT_STATUS=$?
-	return 0
-}
-
-port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q "127.0.0.1:$1"; }
 
 pick_ports() { # BASE .. BASE+3 free
 	local i try
@@ -194,7 +134,7 @@ start_aaa() { # NAME -> AAA_PID, log $WORK/NAME.log
 	AAA_PID=$!
 	PIDS+=("$AAA_PID")
 	LOGS+=("$WORK/$1.log")
-	wait_for 5 listening "$AAA_PORT" || bail "mara-aaa ($1) is not listening on 127.0.0.1:$AAA_PORT"
+	poll 5 listening "$AAA_PORT" || bail "mara-aaa ($1) is not listening on 127.0.0.1:$AAA_PORT"
 }
 
 start_fd() { # IDENTITY -> FD_PID, log $WORK/IDENTITY.log
@@ -225,12 +165,12 @@ FDLOG=$WORK/fdclient.test.log
 AAALOG=$WORK/aaa1.log
 
 # (a) CER/CEA
-if wait_for 15 fd_open "$FDLOG"; then
+if poll 15 fd_open "$FDLOG"; then
 	ok "freeDiameter: 'STATE_WAITCEA' -> 'STATE_OPEN' for aaa.test"
 else
 	bail "freeDiameter did not reach STATE_OPEN with aaa.test within 15 s"
 fi
-wait_for 5 fd_has "$FDLOG" "RCV from" Capabilities-Exchange-Answer
+poll 5 fd_has "$FDLOG" "RCV from" Capabilities-Exchange-Answer
 for want in \
 	"Result-Code DIAMETER_SUCCESS|AVP: 'Result-Code'\(268\)[^|]*val='DIAMETER_SUCCESS' \(2001" \
 	"Origin-Host aaa.test|AVP: 'Origin-Host'\(264\)[^|]*val=\"aaa.test\"" \
@@ -245,19 +185,19 @@ for want in \
 		not_ok "CEA from aaa.test lacks ${want%%|*}"
 	fi
 done
-if wait_for 5 grep -q 'msg="peer open".*peer=fdclient.test.*role=responder' "$AAALOG"; then
+if poll 5 grep -q 'msg="peer open".*peer=fdclient.test.*role=responder' "$AAALOG"; then
 	ok "mara-aaa logs msg=\"peer open\" peer=fdclient.test role=responder"
 else
 	not_ok "mara-aaa did not log msg=\"peer open\" for fdclient.test"
 fi
 
 # (b1) our watchdog: DWR from aaa.test, DWA from freeDiameter with DIAMETER_SUCCESS
-if wait_for 20 fd_has "$FDLOG" "RCV from" Device-Watchdog-Request "AVP: 'Origin-Host'\(264\)[^|]*val=\"aaa.test\""; then
+if poll 20 fd_has "$FDLOG" "RCV from" Device-Watchdog-Request "AVP: 'Origin-Host'\(264\)[^|]*val=\"aaa.test\""; then
 	ok "freeDiameter received a Device-Watchdog-Request from aaa.test"
 else
 	not_ok "no Device-Watchdog-Request from aaa.test within 20 s"
 fi
-if wait_for 5 fd_has "$FDLOG" "SND to" Device-Watchdog-Answer "val='DIAMETER_SUCCESS' \(2001"; then
+if poll 5 fd_has "$FDLOG" "SND to" Device-Watchdog-Answer "val='DIAMETER_SUCCESS' \(2001"; then
 	ok "freeDiameter answered it with a Device-Watchdog-Answer DIAMETER_SUCCESS"
 else
 	not_ok "freeDiameter sent no successful Device-Watchdog-Answer to aaa.test"
@@ -280,7 +220,7 @@ else
 	not_ok "mara-aaa still running 5 s after SIGTERM"
 	kill -KILL "$AAA1" 2>/dev/null
 fi
-if wait_for 5 fd_has "$FDLOG" "RCV from" Disconnect-Peer-Request "AVP: 'Disconnect-Cause'\(273\)"; then
+if poll 5 fd_has "$FDLOG" "RCV from" Disconnect-Peer-Request "AVP: 'Disconnect-Cause'\(273\)"; then
 	ok "freeDiameter received a Disconnect-Peer-Request (with Disconnect-Cause) from aaa.test"
 else
 	not_ok "freeDiameter received no Disconnect-Peer-Request from aaa.test"
@@ -290,7 +230,7 @@ if fd_has "$FDLOG" "SND to" Disconnect-Peer-Answer "val='DIAMETER_SUCCESS' \(200
 else
 	not_ok "freeDiameter sent no successful Disconnect-Peer-Answer"
 fi
-if wait_for 5 grep -qP "'STATE_OPEN'\t-> '[A-Z_]+'\t'aaa.test'" "$FDLOG"; then
+if poll 5 grep -qP "'STATE_OPEN'\t-> '[A-Z_]+'\t'aaa.test'" "$FDLOG"; then
 	ok "freeDiameter's state for aaa.test left STATE_OPEN ($(grep -oP "'STATE_OPEN'\t-> '\K[A-Z_]+" "$FDLOG" | head -1))"
 else
 	not_ok "freeDiameter's state for aaa.test did not leave STATE_OPEN"
@@ -310,7 +250,7 @@ wait_exit "$FD1" 25 || {
 	not_ok "freeDiameterd (phase 1) still running 25 s after SIGTERM"
 	kill -KILL "$FD1" 2>/dev/null
 }
-wait_for 5 port_free "$FD_PORT"
+poll 5 port_free "$FD_PORT"
 
 # ================================ phase 2: their shutdown ====================================
 mk_cert fdclient2.test
@@ -323,19 +263,19 @@ FD2=$FD_PID
 FDLOG=$WORK/fdclient2.test.log
 AAALOG=$WORK/aaa2.log
 
-if wait_for 15 fd_open "$FDLOG" && wait_for 5 grep -q 'msg="peer open".*peer=fdclient2.test' "$AAALOG"; then
+if poll 15 fd_open "$FDLOG" && poll 5 grep -q 'msg="peer open".*peer=fdclient2.test' "$AAALOG"; then
 	ok "phase 2: fdclient2.test and aaa.test open"
 else
 	bail "phase 2: fdclient2.test did not open with aaa.test within 15 s"
 fi
 
 # (b2) their watchdog: DWR from freeDiameter, DWA from aaa.test with DIAMETER_SUCCESS
-if wait_for 20 fd_has "$FDLOG" "SND to" Device-Watchdog-Request; then
+if poll 20 fd_has "$FDLOG" "SND to" Device-Watchdog-Request; then
 	ok "freeDiameter sent a Device-Watchdog-Request to aaa.test"
 else
 	not_ok "freeDiameter sent no Device-Watchdog-Request within 20 s"
 fi
-if wait_for 5 fd_has "$FDLOG" "RCV from" Device-Watchdog-Answer \
+if poll 5 fd_has "$FDLOG" "RCV from" Device-Watchdog-Answer \
 	"val='DIAMETER_SUCCESS' \(2001" "AVP: 'Origin-Host'\(264\)[^|]*val=\"aaa.test\"" "AVP: 'Origin-State-Id'\(278\)"; then
 	ok "freeDiameter received a Device-Watchdog-Answer DIAMETER_SUCCESS (with Origin-State-Id) from aaa.test"
 else
@@ -344,12 +284,12 @@ fi
 
 # (d) their shutdown: DPR from freeDiameter, our DPA
 kill -TERM "$FD2"
-if wait_for 10 grep -q 'msg="DPR received" peer=fdclient2.test' "$AAALOG"; then
+if poll 10 grep -q 'msg="DPR received" peer=fdclient2.test' "$AAALOG"; then
 	ok "mara-aaa logs msg=\"DPR received\" peer=fdclient2.test"
 else
 	not_ok "mara-aaa did not log msg=\"DPR received\" within 10 s of freeDiameter's SIGTERM"
 fi
-if wait_for 10 fd_has "$FDLOG" "RCV from" Disconnect-Peer-Answer "val='DIAMETER_SUCCESS' \(2001" \
+if poll 10 fd_has "$FDLOG" "RCV from" Disconnect-Peer-Answer "val='DIAMETER_SUCCESS' \(2001" \
 	"AVP: 'Origin-Host'\(264\)[^|]*val=\"aaa.test\""; then
 	ok "freeDiameter received a Disconnect-Peer-Answer DIAMETER_SUCCESS from aaa.test"
 else
@@ -361,7 +301,7 @@ else
 	not_ok "freeDiameterd still running 25 s after SIGTERM"
 	kill -KILL "$FD2" 2>/dev/null
 fi
-if wait_for 5 grep -q 'msg="peer closed" peer=fdclient2.test' "$AAALOG"; then
+if poll 5 grep -q 'msg="peer closed" peer=fdclient2.test' "$AAALOG"; then
 	ok "mara-aaa closed the connection to fdclient2.test"
 else
 	not_ok "mara-aaa did not log msg=\"peer closed\" for fdclient2.test"
