@@ -151,10 +151,19 @@ static void test_mar2_valid(void **state)
 			fail_msg("row %zu: AVP %u missing", i, digest[i].code);
 		assert_slice(a.data, digest[i].want);
 	}
+	assert_int_equal(dia_group_find(&authz, DIA_AVP_DIGEST_HA1, 0, &a), 0);
 	/* an explicit User-Name wins */
 	mar.user_name = MR_STR_LIT("alice@example.com");
 	assert_true(encode(buf, sizeof(buf), &mar, &m) > 0);
 	assert_slice(avp_str(&m, DIA_AVP_USER_NAME), "alice@example.com");
+	/* the HA1 cache asks for the nonce: an empty Digest-HA1 in SIP-Authorization, valid */
+	mar.want_ha1 = true;
+	assert_true(encode(buf, sizeof(buf), &mar, &m) > 0);
+	assert_int_equal(dia_msg_validate(&m, &err), 0);
+	assert_int_equal(dia_msg_find(&m, DIA_AVP_SIP_AUTH_DATA_ITEM, 0, &item), 1);
+	assert_int_equal(dia_group_find(&item, DIA_AVP_SIP_AUTHORIZATION, 0, &authz), 1);
+	assert_int_equal(dia_group_find(&authz, DIA_AVP_DIGEST_HA1, 0, &a), 1);
+	assert_int_equal(a.data.len, 0);
 }
 
 static void test_mar_errors(void **state)
@@ -269,6 +278,9 @@ static int build_maa(uint8_t *buf, uint32_t cap, const struct maa_case *c)
 			dia_enc_avp_str(&e, DIA_AVP_DIGEST_CNONCE, DIA_AVP_F_M, MR_STR_LIT("cn"));
 			dia_enc_avp_str(&e, DIA_AVP_DIGEST_NONCE_COUNT, DIA_AVP_F_M,
 			                MR_STR_LIT("00000001"));
+			/* mara-aaa handing the nonce over (§6.3, sip_authcache.h) */
+			dia_enc_avp_str(&e, DIA_AVP_DIGEST_HA1, DIA_AVP_F_M,
+			                MR_STR_LIT("ae7914636bb60b37a9441871cf572389"));
 			dia_enc_group_end(&e);
 		}
 		dia_enc_group_end(&e);
@@ -315,6 +327,7 @@ static void test_maa_table(void **state)
 			assert_slice(r.info.qop, "auth");
 			assert_slice(r.info.cnonce, "cn");
 			assert_slice(r.info.nc, "00000001");
+			assert_slice(r.info.ha1, "ae7914636bb60b37a9441871cf572389");
 		}
 	}
 }

@@ -146,6 +146,10 @@ CASES=(
 	'nonhex_nonce_secret|2|nonce_secret|64 hex|aaa = {\n  nonce_secret = "0123456789abcdefg123456789abcdef0123456789abcdef0123456789abcdef";\n};\n'
 	'batch_wait_out_of_range|3|batch_wait_us|range|proxy = {\n  threads = 2;\n  batch_wait_us = 5000;\n};\n'
 	'empty_aaa_peers|2|aaa_peers|at least one|proxy = {\n  aaa_peers = ( );\n};\n'
+	'ha1_cache_max_age_out_of_range|4|max_age_s|range|proxy = {\n  ha1_cache = {\n    enabled = true;\n    max_age_s = 0;\n  };\n};\n'
+	'ha1_cache_unknown_key|3|ttl|unknown key|proxy = {\n  ha1_cache = {\n    ttl = 5;\n  };\n};\n'
+	'ha1_cache_bad_method|3|methods|ACK|proxy = {\n  ha1_cache = {\n    methods = [ "ACK" ];\n  };\n};\n'
+	'ha1_cache_not_a_group|2|ha1_cache|group|proxy = {\n  ha1_cache = true;\n};\n'
 	'peer_without_host|4||host|aaa = {\n  origin_host = "aaa.test";\n  peers = (\n    { address = "127.0.0.1:3868"; connect = true; }\n  );\n};\n'
 )
 for c in "${CASES[@]}"; do
