@@ -63,6 +63,7 @@ struct aaa {
 	struct dia_sipsrv_cfg scfg;
 	struct io_tls_ctx *tls; /* NULL when aaa.tls is not configured */
 	const char *known[CONF_MAX_PEERS + 1];
+	bool known_tls[CONF_MAX_PEERS]; /* peers { tls = true; }: never accepted on plain TCP */
 	struct aaa_loop *loops;
 	unsigned nloops;
 	struct connector conns[CONF_MAX_PEERS];
@@ -408,11 +409,14 @@ static int shared_setup(struct aaa *a)
 	    .max_message = c->max_message,
 	    .accept_unknown = c->accept_unknown_peers,
 	    .known = a->known,
+	    .known_tls = a->known_tls,
 	    .table = &a->table,
 	    .app = &app_ops,
 	};
-	for (unsigned i = 0; i < c->npeers; i++)
+	for (unsigned i = 0; i < c->npeers; i++) {
 		a->known[i] = c->peers[i].host;
+		a->known_tls[i] = c->peers[i].tls;
+	}
 	a->scfg = (struct dia_sipsrv_cfg){
 	    .id = a->pcfg.id,
 	    .realm = mr_str_c(c->realm),

@@ -451,6 +451,13 @@ static uint32_t read_caps(struct dia_conn *pc, const struct dia_msg *m)
 		        pc->peer_host);
 		return DIA_RC_UNKNOWN_PEER;
 	}
+	for (unsigned i = 0; pc->cfg->known_tls && pc->cfg->known[i]; i++)
+		if (pc->cfg->known_tls[i] && !pc->io.tls &&
+		    strcmp(pc->cfg->known[i], pc->peer_host) == 0) {
+			mr_warn("msg=\"peer must use TLS, refused on plain TCP\" peer=%s",
+			        pc->peer_host);
+			return DIA_RC_UNKNOWN_PEER;
+		}
 	if (!pc->cfg->accept_unknown) {
 		bool known = false;
 

@@ -68,6 +68,9 @@ struct dia_peer_cfg {
 	uint32_t max_message;
 	bool accept_unknown;      /* accept CER from hosts not in @known */
 	const char *const *known; /* peer identities we know, NULL-terminated */
+	/* known_tls[i]: known[i] must come over TLS (its CER on plain TCP is refused); NULL: none
+	 */
+	const bool *known_tls;
 	struct dia_peer_table *table;
 	const struct dia_app_ops *app;
 };

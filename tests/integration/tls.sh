@@ -8,6 +8,7 @@
 #   2. a client certificate from another CA: the handshake is refused and counted, no peer open
 #   3. a certificate from the right CA naming another host than the CER's Origin-Host: the CER is
 #      refused (DIAMETER_UNKNOWN_PEER), the connection closed, the mismatch counted
+#   3b. a peer that aaa.peers marks tls = true connecting over plain TCP: its CER is refused
 #   4. a TLS client with no certificate at all (openssl s_client): refused and counted
 #   5. freeDiameterd as a TLS peer of mara-aaa (its RFC 6733 method: TLS at connection start on
 #      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
@@ -66,7 +67,8 @@ metric() { awk -v k="$2{$3}" '$1 == k { print $2; f = 1 } END { if (!f) print 0 
 PA=$(free_port) || exit 1
 PT=$(free_port) || exit 1
 start_aaa aaa "$PA" "tls_listen = \"127.0.0.1:$PT\";
-  tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ca = \"$W/ca.crt\"; };" || exit 1
+  tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ca = \"$W/ca.crt\"; };
+  peers = ( { host = \"plain.test\"; tls = true; } );" || exit 1
 AAA_PID=$LAST_PID
 check "mara-aaa logs its TLS listener" grep -q "Diameter over TLS.*listen=127.0.0.1:$PT min_version=TLSv1.2" "$W/aaa.log"
 
@@ -86,7 +88,7 @@ proxy = {
   origin_host = "$oh";
   origin_realm = "test";
   destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PT"; tls = true; } );
+  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:${AAA_AT:-$PT}"; tls = ${AAA_TLS:-true}; } );
   tls = { cert = "$W/$crt.crt"; key = "$W/$crt.key"; ca = "$W/ca.crt"; };
   reconnect_s = 1;
   stats_listen = "127.0.0.1:$sport";
@@ -157,6 +159,15 @@ scrape_to "$aaa_STATS" "$W/aaa.m3"
 mm=$(metric "$W/aaa.m3" mara_tls_peer_identity_mismatch_total 'use="diameter"')
 check "identity mismatches counted ($mm)" test "$mm" -ge 1
 kill "$P3"
+
+# ---- 3b. a peer configured with tls = true cannot come in over plain TCP -----------------------------------
+PS4=$(free_port) || exit 1
+AAA_AT=$PA AAA_TLS=false proxy proxy4 proxy plain.test "$PS4" || exit 1
+P4=$PROXY_PID
+check "plain.test (peers { tls = true; }) over plain TCP: refused" \
+	wait_for "$W/aaa.log" 'peer must use TLS, refused on plain TCP.*peer=plain.test' 10
+check "plain.test never opened" bash -c "! grep -q 'peer open' '$W/proxy4.log'"
+kill "$P4"
 
 # ---- 4. no client certificate ----------------------------------------------------------------------------
 echo | timeout 5 openssl s_client -connect "127.0.0.1:$PT" -CAfile "$W/ca.crt" \
