@@ -256,6 +256,20 @@ static void test_response_info(void **state)
 	n = sip_authcache_via_params(&ai, vx, sizeof(vx));
 	assert_true(n > 0);
 	assert_non_null(strstr(vx, ";air=0123456789abcdef0123456789abcdef"));
+	/* SHA-256 sizes (64-hex rspauth, 64-char nextnonce, a 40-char cnonce) still fit */
+	{
+		struct sip_authcache_info big = ai;
+
+		memset(big.rspauth, 'a', 64);
+		big.rspauth[64] = '\0';
+		big.nextnonce =
+		    MR_STR_LIT("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+		big.cnonce = MR_STR_LIT("0123456789012345678901234567890123456789");
+		n = sip_authcache_via_params(&big, vx, sizeof(vx));
+		assert_true(n > 0 && n < SIP_AUTHCACHE_VIA_MAX);
+		assert_int_equal((size_t)n, strlen(vx));
+		assert_non_null(strstr(vx, ";aix=0123456789abcdef"));
+	}
 	/* a cnonce that is not a token is left out, the rest stays */
 	ai.cnonce = MR_STR_LIT("a b");
 	assert_true(sip_authcache_via_params(&ai, vx, sizeof(vx)) > 0);

@@ -288,7 +288,9 @@ static unsigned first_routes(const struct sip_msg *m, int n, const char **out)
 void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const struct sip_msg *m,
                        const struct sip_rcv *rcv, const struct sip_decision *d, const char *branch)
 {
-	char via[256], rr[200], mf[32], tmp[160], cl[48], strict[600];
+	/* via: @branch may carry ;mc= and up to 255 bytes of Proxy-Authentication-Info
+	 * parameters (sip_authcache_via_params()) */
+	char via[640], rr[200], mf[32], tmp[160], cl[48], strict[600];
 	struct sip_buf vb, rb;
 	struct edits es = {0};
 	uint32_t first_hdr = m->nhdrs ? m->hdrs[0].off : m->body_off;
@@ -310,6 +312,10 @@ void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const
 	sip_buf_cstr(&vb, ";branch=");
 	sip_buf_cstr(&vb, branch);
 	sip_buf_cstr(&vb, "\r\n");
+	if (vb.err) { /* never a cut Via: nothing is sent */
+		b->err = vb.err;
+		return;
+	}
 	edit_add(&es, first_hdr, 0, mr_str_make(via, vb.len), NULL);
 	if (rcv)
 		via_received(&es, m, rcv, tmp, sizeof(tmp));
