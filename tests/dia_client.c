@@ -8,7 +8,15 @@
  *           scheme, AOR), malformed messages, 10,000 pipelined MARs, framing loss
  *   ha1   : against a server with return_ha1 = true (RFC 4740 §6.3)
  *   user  : Figure 4 for one user (reload tests)
- *   cross : MAR #1 to PORT, MAR #2 to --port2 (two servers sharing the nonce secret)
+ *   cross : MAR #1 to PORT, MAR #2 to --port2 (two servers sharing the nonce secret): the
+ *           second re-challenges (Digest-Stale) a nonce the first minted, never accepts it
+ *   sec   : Digest security refusals, each once or a known number of times (digest_sec.sh
+ *           checks mara_aaa_digest_refused_total{reason}); needs --secret; the server offers
+ *           SHA-256 first and allows MD5
+ *   sec-policy: against a server whose policy is SHA-256 only: an MD5 answer is refused
+ *   relay : PORT is a Diameter relay in front of two mara-aaa, --host1 A and --host2 B: Figure 4
+ *           through each (Destination-Host), then A's credentials replayed to B (re-challenged by
+ *           B) and to A (refused)
  *   silent: open, then never answer: the server's watchdog must give up on us */
 #include "auth.h"
 #include "dia.h"
@@ -178,6 +186,7 @@ struct mar {
 	uint8_t flags;            /* header flags; default R|P */
 	uint32_t extra_code;      /* an extra AVP with this code (M flag) */
 	const char *sid;          /* Session-Id to use; NULL = a new one */
+	const char *dest_host;    /* Destination-Host, NULL = absent (a relay routes by realm) */
 	bool proxy_info;
 };
 
@@ -200,6 +209,8 @@ static int build_mar(struct cli *c, const struct mar *r, uint8_t *buf, uint32_t 
 	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_HOST, DIA_AVP_F_M, MR_STR_LIT("client.test"));
 	dia_enc_avp_str(&e, DIA_AVP_ORIGIN_REALM, DIA_AVP_F_M, MR_STR_LIT("test"));
 	dia_enc_avp_str(&e, DIA_AVP_DESTINATION_REALM, DIA_AVP_F_M, MR_STR_LIT(REALM));
+	if (r->dest_host)
+		dia_enc_avp_str(&e, DIA_AVP_DESTINATION_HOST, DIA_AVP_F_M, mr_str_c(r->dest_host));
 	dia_enc_avp_str(&e, DIA_AVP_SIP_AOR, DIA_AVP_F_M,
 	                mr_str_c(r->aor ? r->aor : "sip:bob@example.com"));
 	if (!r->no_method)
@@ -270,7 +281,7 @@ static int exchange(struct cli *c, const struct mar *r)
 
 /* The challenge in an MAA: nonce, algorithm, qop, realm, stale, HA1 (slices into c->last). */
 struct challenge {
-	struct mr_str realm, nonce, alg, qop, stale, ha1;
+	struct mr_str realm, nonce, alg, qop, stale, ha1, opaque;
 	bool found;
 };
 
@@ -295,6 +306,8 @@ static struct challenge get_challenge(const struct dia_msg *m)
 		ch.stale = a.data;
 	if (dia_group_find(&auth, DIA_AVP_DIGEST_HA1, 0, &a) > 0)
 		ch.ha1 = a.data;
+	if (dia_group_find(&auth, DIA_AVP_DIGEST_OPAQUE, 0, &a) > 0)
+		ch.opaque = a.data;
 	return ch;
 }
 
@@ -712,9 +725,281 @@ static void ha1_mode(struct cli *c)
 	   "HA1 mode: the server still validates a MAR with credentials");
 }
 
+/* A fresh challenge with algorithm hint @hint: nonce into @nonce, opaque into @opaque. */
+static bool get_nonce_alg(struct cli *c, const char *hint, char *nonce, size_t cap, char *opaque,
+                          size_t ocap)
+{
+	struct mar r = {.item = true, .alg_hint = hint};
+	struct challenge ch;
+
+	if (exchange(c, &r))
+		return false;
+	ch = get_challenge(&c->m);
+	if (opaque)
+		mr_str_copy_to(ch.opaque, opaque, ocap);
+	return ch.found && mr_str_copy_to(ch.nonce, nonce, cap) == 0;
+}
+
+/* Two instances sharing the secret: a nonce is only ever validated by the one that minted it. */
+static void cross_instance(struct cli *a, struct cli *b)
+{
+	char nonce_a[128], opaque_a[300] = "", opaque_b[300] = "";
+	struct cred_store cs;
+	struct challenge ch;
+	struct mar r;
+	bool good;
+
+	good = get_nonce_alg(a, NULL, nonce_a, sizeof(nonce_a), opaque_a, sizeof(opaque_a));
+	ok(good && strncmp(opaque_a, "dh:", 3) == 0,
+	   "cross: the challenge names its instance in Digest-Opaque (%s)", opaque_a);
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce_a), "MD5", 1);
+	r = (struct mar){.user_name = "alice", .cred = &cs.d};
+	for (int round = 0; round < 2; round++) {
+		ch = (struct challenge){0};
+		if (!exchange(b, &r))
+			ch = get_challenge(&b->m);
+		mr_str_copy_to(ch.opaque, opaque_b, sizeof(opaque_b));
+		ok(result_code(&b->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+		       mr_str_eq(ch.stale, MR_STR_LIT("true")) &&
+		       !mr_str_eq(ch.nonce, mr_str_c(nonce_a)) && strcmp(opaque_a, opaque_b) != 0,
+		   "cross: credentials for A's nonce sent to B%s -> fresh challenge from B "
+		   "(stale), "
+		   "not 2006 (got %u)",
+		   round ? " after A accepted them (replay)" : "", result_code(&b->m));
+		if (round == 0) {
+			uint32_t got = rc_of(a, &r);
+
+			ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+			   "cross: the same credentials to A, which minted the nonce -> 2006 (got "
+			   "%u)",
+			   got);
+		}
+	}
+	/* B's fresh nonce works at B */
+	if (get_nonce_alg(b, NULL, nonce_a, sizeof(nonce_a), NULL, 0)) {
+		uint32_t got;
+
+		make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce_a), "MD5", 1);
+		got = rc_of(b, &r);
+		ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+		   "cross: B's own nonce at B -> 2006 (got %u)", got);
+	}
+}
+
+/* One MAR with credentials @cs (built for alice) as they are; its Result-Code. */
+static uint32_t send_cred(struct cli *c, struct cred_store *cs)
+{
+	struct mar r = {.cred = &cs->d};
+
+	return rc_of(c, &r);
+}
+
+/* Digest security refusals; each kind a known number of times (digest_sec.sh counts them). */
+static void digest_sec(struct cli *c, const char *secret_hex)
+{
+	static const struct {
+		const char *what;
+		const char *name;
+		size_t len;
+	} odd[] = {
+	    {"a double quote", "al\"ice", 6},
+	    {"a backslash", "al\\ice", 6},
+	    {"a NUL byte", "al\0ice", 6},
+	    {"a control byte (CR LF)", "al\r\nice", 7},
+	    {"UTF-8",
+	     "al\xc3\xaf"
+	     "ce",
+	     6},
+	    {"a space", "al ice", 6},
+	};
+	char nonce[128], longname[300];
+	struct cred_store cs;
+	struct challenge ch;
+	struct mar r;
+	uint32_t got;
+
+	/* replayed nonce counts: 2 refusals */
+	get_nonce_alg(c, "SHA-256", nonce, sizeof(nonce), NULL, 0);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED, "sec: first use of nc 1 -> 2006 (got %u)",
+	   got);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED,
+	   "sec: the same credentials from another request (replay) -> 4001 (got %u)", got);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 3);
+	send_cred(c, &cs);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 2);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "sec: a lower nonce count -> 4001 (got %u)", got);
+
+	/* forged nonces: 2 (a flipped MAC digit; a nonce minted for another realm) */
+	get_nonce_alg(c, "SHA-256", nonce, sizeof(nonce), NULL, 0);
+	nonce[60] = nonce[60] == 'a' ? 'b' : 'a';
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "sec: forged nonce -> 4001 (got %u)", got);
+	{
+		struct auth_nonce_key key = {.lifetime_s = 300};
+		struct auth_nonce_ctx nc;
+
+		auth_nonce_key_from_hex(&key, secret_hex);
+		auth_nonce_ctx_init(&nc, &key);
+		auth_nonce_mint_alg(&nc, MR_STR_LIT("other.org"), AUTH_ALG_SHA256,
+		                    (uint64_t)time(NULL), nonce);
+		make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+		got = send_cred(c, &cs);
+		ok(got == DIA_RC_AUTHENTICATION_REJECTED,
+		   "sec: a nonce minted (with our secret) for realm other.org -> 4001 (got %u)",
+		   got);
+		/* expired: 1, answered with a fresh challenge */
+		auth_nonce_mint_alg(&nc, MR_STR_LIT(REALM), AUTH_ALG_SHA256,
+		                    (uint64_t)time(NULL) - 100000, nonce);
+		auth_nonce_ctx_fini(&nc);
+		make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+		r = (struct mar){.cred = &cs.d};
+		ch = (struct challenge){0};
+		if (!exchange(c, &r))
+			ch = get_challenge(&c->m);
+		ok(result_code(&c->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+		       mr_str_eq(ch.stale, MR_STR_LIT("true")),
+		   "sec: expired nonce -> 2008 with Digest-Stale true (got %u)",
+		   result_code(&c->m));
+	}
+
+	/* foreign realm in the credentials: 1 */
+	get_nonce_alg(c, "SHA-256", nonce, sizeof(nonce), NULL, 0);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+	cs.d.realm = MR_STR_LIT("other.org");
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "sec: Digest-Realm other.org -> 4001 (got %u)",
+	   got);
+
+	/* algorithm downgrade: 1, an MD5 answer to a SHA-256 nonce (the policy allows MD5) */
+	get_nonce_alg(c, "SHA-256", nonce, sizeof(nonce), NULL, 0);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "MD5", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED,
+	   "sec: MD5 answer to a nonce minted for SHA-256 -> 4001 (got %u)", got);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+	   "sec: the refused downgrade did not burn the nonce: SHA-256 answer -> 2006 (got %u)",
+	   got);
+
+	/* wrong response: 1 */
+	get_nonce_alg(c, "SHA-256", nonce, sizeof(nonce), NULL, 0);
+	make_cred(&cs, "bob", "not-bob-secret", mr_str_c(nonce), "SHA-256", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED, "sec: wrong password -> 4001 (got %u)", got);
+
+	/* odd user names: each in MAR #1 (User-Name) and in the credentials: 2 x 7 */
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	for (size_t i = 0; i <= MR_ARRAY_SIZE(odd); i++) {
+		const char *what = i < MR_ARRAY_SIZE(odd) ? odd[i].what : "299 bytes";
+		struct mr_str name = i < MR_ARRAY_SIZE(odd) ? mr_str_make(odd[i].name, odd[i].len)
+		                                            : mr_str_c(longname);
+		uint8_t buf[8192];
+		struct dia_enc e;
+		uint32_t hbh;
+		int len;
+
+		/* MAR #1 with that User-Name, encoded by hand (it may hold a NUL) */
+		r = (struct mar){.item = true};
+		len = build_mar(c, &r, buf, sizeof(buf) - 512, &hbh);
+		dia_enc_init(&e, buf, sizeof(buf));
+		e.len = (uint32_t)len;
+		dia_enc_avp_str(&e, DIA_AVP_USER_NAME, DIA_AVP_F_M, name);
+		len = dia_enc_finish(&e);
+		got = 0;
+		if (len > 0 && !send_all(c->fd, buf, (size_t)len) && !recv_msg(c) &&
+		    c->m.hdr.hbh == hbh)
+			got = result_code(&c->m);
+		ok(got == DIA_RC_USER_UNKNOWN, "sec: User-Name with %s -> 5032 (got %u)", what,
+		   got);
+		get_nonce_alg(c, "SHA-256", nonce, sizeof(nonce), NULL, 0);
+		make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+		cs.d.username = name;
+		got = send_cred(c, &cs);
+		ok(got == DIA_RC_USER_UNKNOWN, "sec: Digest-Username with %s -> 5032 (got %u)",
+		   what, got);
+	}
+}
+
+/* Against a server that allows SHA-256 only: 1 refusal, algorithm_not_allowed. */
+static void digest_sec_policy(struct cli *c)
+{
+	char nonce[128];
+	struct cred_store cs;
+	uint32_t got;
+
+	get_nonce_alg(c, NULL, nonce, sizeof(nonce), NULL, 0);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "MD5", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED,
+	   "sec-policy: SHA-256 challenge answered with MD5, policy SHA-256 only -> 4001 (got %u)",
+	   got);
+	make_cred(&cs, "bob", "bob-secret", mr_str_c(nonce), "SHA-256", 1);
+	got = send_cred(c, &cs);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED,
+	   "sec-policy: the same nonce answered with SHA-256 -> 2006 (got %u)", got);
+}
+
+static struct mr_str origin_host_of(const struct dia_msg *m)
+{
+	struct dia_avp a;
+
+	return dia_msg_find(m, DIA_AVP_ORIGIN_HOST, 0, &a) > 0 ? a.data : (struct mr_str){0};
+}
+
+/* Figure 4 through a relay to instance @host, then a replay of its credentials to @other. */
+static void relay_flow(struct cli *c, const char *host, const char *other)
+{
+	char nonce[128], opaque[300] = "", want[300];
+	struct mar r = {.item = true, .dest_host = host};
+	struct cred_store cs;
+	struct challenge ch = {0};
+	uint32_t got;
+
+	snprintf(want, sizeof(want), "dh:%s", host);
+	if (!exchange(c, &r))
+		ch = get_challenge(&c->m);
+	mr_str_copy_to(ch.opaque, opaque, sizeof(opaque));
+	ok(result_code(&c->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+	       mr_str_eq(origin_host_of(&c->m), mr_str_c(host)) && !strcmp(opaque, want),
+	   "relay: MAR #1 with Destination-Host %s -> challenge from %s, opaque %s", host, host,
+	   opaque);
+	if (mr_str_copy_to(ch.nonce, nonce, sizeof(nonce)))
+		return;
+	make_cred(&cs, "alice", "alice-secret", mr_str_c(nonce), "MD5", 1);
+	/* MAR #2 routed as mara-proxy routes it: to the host named in the opaque */
+	r = (struct mar){.user_name = "alice", .cred = &cs.d, .dest_host = opaque + 3};
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED &&
+	       mr_str_eq(origin_host_of(&c->m), mr_str_c(host)),
+	   "relay: MAR #2 with Destination-Host %s -> 2006 from %s (got %u)", host, host, got);
+	/* the same credentials through the other instance: it cannot vouch, fresh challenge */
+	r.dest_host = other;
+	ch = (struct challenge){0};
+	if (!exchange(c, &r))
+		ch = get_challenge(&c->m);
+	ok(result_code(&c->m) == DIA_RC_SUCCESS_AUTH_SENT_SERVER_NOT_STORED && ch.found &&
+	       mr_str_eq(ch.stale, MR_STR_LIT("true")) &&
+	       mr_str_eq(origin_host_of(&c->m), mr_str_c(other)),
+	   "relay: %s's credentials replayed through %s -> fresh challenge (stale) from %s, not "
+	   "2006 (got %u)",
+	   host, other, other, result_code(&c->m));
+	r.dest_host = host;
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_AUTHENTICATION_REJECTED,
+	   "relay: the same credentials replayed through %s -> 4001 (got %u)", host, got);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = "all", *secret = NULL, *user = "alice", *pass = "alice-secret";
+	const char *host1 = "aaa1.test", *host2 = "aaa2.test";
 	int port2 = 0;
 	struct cli c;
 
@@ -736,6 +1021,10 @@ int main(int argc, char **argv)
 			pass = argv[i + 1];
 		else if (!strcmp(argv[i], "--port2"))
 			port2 = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--host1"))
+			host1 = argv[i + 1];
+		else if (!strcmp(argv[i], "--host2"))
+			host2 = argv[i + 1];
 	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (auth_hash_init(&hash))
@@ -748,9 +1037,19 @@ int main(int argc, char **argv)
 		port_arg = port2;
 		cli_open(&c2);
 		port_arg = p1;
-		figure4_to(&c, &c2, user, user, pass, NULL,
-		           "MAR #1 to one server, MAR #2 to another");
+		cross_instance(&c, &c2);
 		cli_close(&c2);
+	} else if (!strcmp(mode, "sec")) {
+		if (!secret) {
+			fprintf(stderr, "--mode sec needs --secret\n");
+			return 2;
+		}
+		digest_sec(&c, secret);
+	} else if (!strcmp(mode, "relay")) {
+		relay_flow(&c, host1, host2);
+		relay_flow(&c, host2, host1);
+	} else if (!strcmp(mode, "sec-policy")) {
+		digest_sec_policy(&c);
 	} else if (!strcmp(mode, "silent")) {
 		silent_peer(&c);
 	} else if (!strcmp(mode, "user")) {

@@ -112,7 +112,7 @@ struct phase {
 struct fig4 {
 	int stage;
 	char sid[128];
-	char realm[64], nonce[128], alg[32], qop[32];
+	char realm[64], nonce[128], alg[32], qop[32], opaque[300];
 	enum dia_sipcli_outcome out1, out2, out3;
 	char sid1[128], sid2[128];
 	bool rspauth_ok;
@@ -299,7 +299,18 @@ static int fig4_submit(struct shard *sh, const struct auth_digest *cred)
 	struct dia_sipcli_mar m = {
 	    mr_str_c(sh->f4.sid), MR_STR_LIT(AOR), MR_STR_LIT("INVITE"), {0}, cred};
 
-	if (!req || dia_pool_encode_mar(sh->pool, req, &m) <= 0)
+	if (!req)
+		return -EINVAL;
+	/* as mara-proxy does: the credentials go back to the server that minted the nonce */
+	req->dest_peer = 0;
+	if (cred) {
+		int i;
+
+		m.dest_host = dia_sipcli_opaque_host(mr_str_c(sh->f4.opaque));
+		i = dia_pool_peer_index(sh->pool, m.dest_host);
+		req->dest_peer = i >= 0 ? (uint16_t)(i + 1) : 0;
+	}
+	if (dia_pool_encode_mar(sh->pool, req, &m) <= 0)
 		return -EINVAL;
 	req->cookie = (uint64_t)sh->f4.stage;
 	sh->submitted++;
@@ -375,6 +386,7 @@ static void fig4_answer(struct shard *sh, struct dia_pool_req *req)
 		copy_slice(sh->f4.nonce, sizeof(sh->f4.nonce), r.chal.nonce);
 		copy_slice(sh->f4.alg, sizeof(sh->f4.alg), r.chal.algorithm);
 		copy_slice(sh->f4.qop, sizeof(sh->f4.qop), r.chal.qop);
+		copy_slice(sh->f4.opaque, sizeof(sh->f4.opaque), r.chal.opaque);
 		sh->f4.stage = 2;
 		sh->f4.err = fig4_cred(sh, PASSWORD, "00000001", resp, &d);
 		if (!sh->f4.err)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -784,6 +785,90 @@ static void test_replay_threads(void **state)
 	hammer(64, false); /* under eviction pressure */
 }
 
+/* Nonces carry the minting instance and the algorithm, both under the MAC. */
+static void test_nonce_bindings(void **state)
+{
+	struct auth_nonce_key ka = {.lifetime_s = 300}, kb;
+	struct auth_nonce_ctx a, b;
+	struct auth_nonce_info info;
+	char n[AUTH_NONCE_LEN + 1], bad[AUTH_NONCE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(auth_nonce_key_random(&ka), 0);
+	ka.instance = auth_nonce_instance_id(S("aaa1.test"));
+	kb = ka;
+	kb.instance = auth_nonce_instance_id(S("aaa2.test"));
+	assert_int_not_equal(ka.instance, 0);
+	assert_int_not_equal(ka.instance, kb.instance);
+	assert_int_equal(auth_nonce_instance_id(S("aaa1.test")), ka.instance);
+	assert_int_equal(auth_nonce_ctx_init(&a, &ka), 0);
+	assert_int_equal(auth_nonce_ctx_init(&b, &kb), 0);
+	assert_int_equal(auth_nonce_mint_alg(&a, S("example.com"), AUTH_ALG_SHA256, NOW, n), 0);
+	/* B (same secret) checks the MAC and sees who minted it and for which algorithm */
+	assert_int_equal(auth_nonce_inspect(&b, S("example.com"), S(n), NOW, &info), 0);
+	assert_int_equal(info.instance, ka.instance);
+	assert_int_equal(info.alg, AUTH_ALG_SHA256);
+	assert_int_equal(info.minted, NOW);
+	/* expired: the bindings are still reported */
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(auth_nonce_inspect(&a, S("example.com"), S(n), NOW + 301, &info), -ESTALE);
+	assert_int_equal(info.instance, ka.instance);
+	/* rewriting the instance (digits 32..39) or the algorithm (40..41) breaks the MAC */
+	for (size_t i = 32; i < 42; i++) {
+		strcpy(bad, n);
+		bad[i] = bad[i] == '0' ? '1' : '0';
+		assert_int_equal(auth_nonce_inspect(&a, S("example.com"), S(bad), NOW, &info),
+		                 -EBADMSG);
+	}
+	/* unbound mint */
+	assert_int_equal(auth_nonce_mint(&a, S("example.com"), NOW, n), 0);
+	assert_int_equal(auth_nonce_inspect(&a, S("example.com"), S(n), NOW, &info), 0);
+	assert_int_equal(info.alg, AUTH_NONCE_ANY_ALG);
+	auth_nonce_ctx_fini(&a);
+	auth_nonce_ctx_fini(&b);
+}
+
+static void test_nonce_key_weak(void **state)
+{
+	struct auth_nonce_key k = {0};
+
+	(void)state;
+	assert_true(auth_nonce_key_weak(&k)); /* all zero */
+	for (unsigned i = 0; i < AUTH_SECRET_LEN; i++)
+		k.secret[i] = (uint8_t)(0xde + i % 4);
+	assert_true(auth_nonce_key_weak(&k)); /* a 4-byte pattern */
+	assert_int_equal(auth_nonce_key_random(&k), 0);
+	assert_false(auth_nonce_key_weak(&k));
+	assert_int_equal(auth_nonce_key_from_hex(&k,
+	                                         "00112233445566778899aabbccddeeff00112233445566"
+	                                         "778899aabbccddeeff"),
+	                 0);
+	assert_false(auth_nonce_key_weak(&k));
+}
+
+static void test_user_name_ok(void **state)
+{
+	char longname[AUTH_USER_NAME_MAX + 2];
+
+	(void)state;
+	assert_true(auth_user_name_ok(S("alice")));
+	assert_true(auth_user_name_ok(S("alice@example.com")));
+	assert_true(auth_user_name_ok(S("+14155550100")));
+	assert_false(auth_user_name_ok(S("")));
+	assert_false(auth_user_name_ok(S("al\"ice")));
+	assert_false(auth_user_name_ok(S("al\\ice")));
+	assert_false(auth_user_name_ok(mr_str_make("al\0ice", 6)));
+	assert_false(auth_user_name_ok(S("al\r\nice")));
+	assert_false(auth_user_name_ok(S("al\tice")));
+	assert_false(auth_user_name_ok(S("al\x7f")));
+	assert_false(auth_user_name_ok(S("al ice")));
+	assert_false(auth_user_name_ok(S("al:ice")));
+	assert_false(auth_user_name_ok(S("\xc3\xa9lise"))); /* UTF-8 */
+	memset(longname, 'a', sizeof(longname));
+	assert_true(auth_user_name_ok(mr_str_make(longname, AUTH_USER_NAME_MAX)));
+	assert_false(auth_user_name_ok(mr_str_make(longname, AUTH_USER_NAME_MAX + 1)));
+}
+
 /* ---- user store ----------------------------------------------------------------------------- */
 
 struct tmpdir {
@@ -952,6 +1037,26 @@ static void test_users_bad(void **state)
 	}
 }
 
+/* A store others may write is refused; others reading it is only warned about. */
+static void test_users_mode(void **state)
+{
+	struct tmpdir *t = *state;
+	struct auth_users *us = NULL;
+
+	write_users(t, "alice:example.com:" HA1_ALICE_MD5 "\n");
+	assert_int_equal(chmod(t->path, 0646), 0);
+	assert_int_equal(auth_users_load(t->path, &us), -EPERM);
+	assert_null(us);
+	assert_int_equal(chmod(t->path, 0644), 0);
+	assert_int_equal(auth_users_load(t->path, &us), 0);
+	auth_users_put(us);
+	us = NULL;
+	assert_int_equal(chmod(t->path, 0640), 0);
+	assert_int_equal(auth_users_load(t->path, &us), 0);
+	auth_users_put(us);
+	unlink(t->path);
+}
+
 static void test_users_missing(void **state)
 {
 	struct tmpdir *t = *state;
@@ -1082,6 +1187,9 @@ int main(void)
 	    cmocka_unit_test(test_nonce_tamper),
 	    cmocka_unit_test(test_nonce_expiry),
 	    cmocka_unit_test(test_nonce_shared_key),
+	    cmocka_unit_test(test_nonce_bindings),
+	    cmocka_unit_test(test_nonce_key_weak),
+	    cmocka_unit_test(test_user_name_ok),
 	    cmocka_unit_test(test_replay_basic),
 	    cmocka_unit_test(test_replay_txn),
 	    cmocka_unit_test(test_replay_pressure),
@@ -1089,6 +1197,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_users_load, users_setup, users_teardown),
 	    cmocka_unit_test_setup_teardown(test_users_bad, users_setup, users_teardown),
 	    cmocka_unit_test_setup_teardown(test_users_missing, users_setup, users_teardown),
+	    cmocka_unit_test_setup_teardown(test_users_mode, users_setup, users_teardown),
 	    cmocka_unit_test_setup_teardown(test_users_many, users_setup, users_teardown),
 	    cmocka_unit_test(test_users_demo),
 	    cmocka_unit_test_setup_teardown(test_users_ref, users_setup, users_teardown),

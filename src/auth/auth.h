@@ -103,14 +103,27 @@ int auth_digest_parse(struct mr_str value, struct auth_digest *d, char *scratch,
 
 /* ---- nonces ----------------------------------------------------------------------------- */
 
-/* Nonce text: 16 hex (seconds since epoch) + 16 hex (random) + 32 hex (HMAC-SHA256 truncated
- * to 128 bits over timestamp || random || realm, keyed with the shared secret). */
-#define AUTH_NONCE_LEN  64
-#define AUTH_SECRET_LEN 32
+/* Nonce text: hex of ts(8, seconds since epoch) || random(8) || instance(4) || alg(1), then 32
+ * hex of HMAC-SHA256 (truncated to 128 bits) over those 21 bytes || realm, keyed with the shared
+ * secret. @instance binds a nonce to the mara-aaa that minted it (a hash of its Origin-Host):
+ * several instances share the secret but not their replay tables, so only the minting one can
+ * vouch for a nonce's counts. @alg binds it to the algorithm it was offered with, so an answer
+ * with a weaker algorithm than the challenge's is told apart from a forgery. */
+#define AUTH_NONCE_LEN     74
+#define AUTH_SECRET_LEN    32
+#define AUTH_NONCE_ANY_ALG 0xff /* minted without an algorithm binding */
 
 struct auth_nonce_key {
 	uint8_t secret[AUTH_SECRET_LEN];
 	uint32_t lifetime_s; /* default 300 */
+	uint32_t instance;   /* minting instance id (auth_nonce_instance_id), 0 = unbound */
+};
+
+/* What a nonce says about itself once its MAC checked. */
+struct auth_nonce_info {
+	uint64_t minted;   /* its timestamp */
+	uint32_t instance; /* the minting instance's id, 0 = unbound */
+	int alg;           /* enum auth_alg it was minted for, or AUTH_NONCE_ANY_ALG */
 };
 
 /* Per-thread: a MAC context keyed once with key->secret (keys are reused, not reset per op). */
@@ -119,6 +132,13 @@ struct auth_nonce_ctx {
 	void *mac;                        /* EVP_MAC_CTX * */
 	void *rnd_state;                  /* reserved */
 };
+
+/* The instance id of a Diameter identity (never 0): what key->instance holds for it. */
+uint32_t auth_nonce_instance_id(struct mr_str origin_host);
+
+/* auth_nonce_key_weak() : true when the secret cannot be a random one: fewer than 8 distinct
+ * byte values (an all-zero placeholder, a repeated pattern). */
+bool auth_nonce_key_weak(const struct auth_nonce_key *key);
 
 /* Fills @key->secret from the OS RNG (RAND_bytes). -EIO on failure. */
 int auth_nonce_key_random(struct auth_nonce_key *key);
@@ -129,14 +149,23 @@ int auth_nonce_ctx_init(struct auth_nonce_ctx *c, const struct auth_nonce_key *k
 void auth_nonce_ctx_fini(struct auth_nonce_ctx *c);
 
 /* auth_nonce_mint() : writes AUTH_NONCE_LEN chars and a NUL into @out for @realm at @now
- * (seconds, wall clock: nonces are checked by other instances). Returns 0 or -EIO. */
+ * (seconds, wall clock: nonces are checked by other instances), bound to key->instance and to
+ * no algorithm. Returns 0 or -EIO. */
 int auth_nonce_mint(struct auth_nonce_ctx *c, struct mr_str realm, uint64_t now, char *out);
+/* The same, bound to @alg (enum auth_alg) as well. */
+int auth_nonce_mint_alg(struct auth_nonce_ctx *c, struct mr_str realm, int alg, uint64_t now,
+                        char *out);
 
 /* auth_nonce_check() : 0 when @nonce was minted with this secret for @realm and is younger
  * than the lifetime; -ESTALE when the MAC is right but it expired (or lies > 30 s in the
- * future); -EBADMSG when malformed or forged. On 0 or -ESTALE *@minted receives its timestamp. */
+ * future); -EBADMSG when malformed or forged. On 0 or -ESTALE *@minted receives its timestamp.
+ * It does not look at the instance or algorithm binding (auth_nonce_inspect() does). */
 int auth_nonce_check(struct auth_nonce_ctx *c, struct mr_str realm, struct mr_str nonce,
                      uint64_t now, uint64_t *minted);
+/* auth_nonce_inspect() : auth_nonce_check() that also gives the bindings (@info is filled on 0
+ * and -ESTALE); callers compare info->instance and info->alg themselves. */
+int auth_nonce_inspect(struct auth_nonce_ctx *c, struct mr_str realm, struct mr_str nonce,
+                       uint64_t now, struct auth_nonce_info *info);
 
 /* ---- replay protection ------------------------------------------------------------------ */
 
@@ -186,9 +215,17 @@ struct auth_users;
 /* auth_users_load() : reads an htdigest file: "user:realm:HA1md5[:HA1sha256[:HA1sha512-256]]"
  * per line; '#' comments and blank lines skipped. Any bad line (missing field, HA1 not hex of the
  * right length, duplicate user@realm) fails the whole load with -EINVAL after logging
- * "file:line: problem". -ENOENT/-EACCES from open, -ENOMEM. Returned with one reference. */
+ * "file:line: problem". -ENOENT/-EACCES from open, -EPERM when the file is writable by others
+ * (a warning is logged when others may read it or its group write it), -ENOMEM. Returned with
+ * one reference. */
 int auth_users_load(const char *path, struct auth_users **out);
 size_t auth_users_count(const struct auth_users *u);
+/* auth_user_name_ok() : whether @name may be looked up at all: 1..AUTH_USER_NAME_MAX bytes of
+ * printable ASCII without '"', '\\' or ':' (htdigest's separator). Anything else (quotes or
+ * backslashes left after unquoting, NUL and other control bytes, UTF-8, over-long names) is
+ * refused before a lookup, so it never reaches a log line or the store. */
+#define AUTH_USER_NAME_MAX 128
+bool auth_user_name_ok(struct mr_str name);
 /* NULL when unknown. The pointer lives as long as the caller's reference on @u. */
 const struct auth_user *auth_users_find(const struct auth_users *u, struct mr_str name,
                                         struct mr_str realm);

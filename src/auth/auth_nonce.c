@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * auth_nonce.c - stateless nonces: hex(ts) hex(random) hex(HMAC-SHA256(ts || random || realm)).
+ * auth_nonce.c - stateless nonces: hex(head) hex(HMAC-SHA256(head || realm)), head = ts || random
+ * || instance || algorithm (see auth.h).
  * Owns: the EVP_MAC_CTX of a struct auth_nonce_ctx, keyed once; the key itself is borrowed.
  * Thread: one auth_nonce_ctx per thread; the auth_nonce_key is shared read-only. */
 #include "auth.h"
@@ -11,9 +12,10 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <xxhash.h>
 
-#define NONCE_TS_HEX             16
 #define NONCE_RND_LEN            8
+#define NONCE_HEAD_LEN           21 /* ts 8, random 8, instance 4, alg 1 */
 #define NONCE_MAC_LEN            16 /* HMAC-SHA256 truncated to 128 bits */
 #define NONCE_FUTURE_S           30 /* clock skew tolerated between instances */
 #define NONCE_DEFAULT_LIFETIME_S 300
@@ -107,14 +109,34 @@ void auth_nonce_ctx_fini(struct auth_nonce_ctx *c)
 	c->key = NULL;
 }
 
-/* MAC over ts(8, big-endian) || rnd(8) || realm, truncated to NONCE_MAC_LEN. */
-static int nonce_mac(struct auth_nonce_ctx *c, const uint8_t tsrnd[16], struct mr_str realm,
-                     uint8_t out[NONCE_MAC_LEN])
+uint32_t auth_nonce_instance_id(struct mr_str origin_host)
+{
+	uint32_t id = (uint32_t)XXH3_64bits(origin_host.p, origin_host.len);
+
+	return id ? id : 1;
+}
+
+bool auth_nonce_key_weak(const struct auth_nonce_key *key)
+{
+	bool seen[256] = {false};
+	unsigned distinct = 0;
+
+	for (unsigned i = 0; i < AUTH_SECRET_LEN; i++)
+		if (!seen[key->secret[i]]) {
+			seen[key->secret[i]] = true;
+			distinct++;
+		}
+	return distinct < 8;
+}
+
+/* MAC over head || realm, truncated to NONCE_MAC_LEN. */
+static int nonce_mac(struct auth_nonce_ctx *c, const uint8_t head[NONCE_HEAD_LEN],
+                     struct mr_str realm, uint8_t out[NONCE_MAC_LEN])
 {
 	unsigned char full[EVP_MAX_MD_SIZE];
 	size_t len = 0;
 
-	if (!EVP_MAC_init(c->mac, NULL, 0, NULL) || !EVP_MAC_update(c->mac, tsrnd, 16) ||
+	if (!EVP_MAC_init(c->mac, NULL, 0, NULL) || !EVP_MAC_update(c->mac, head, NONCE_HEAD_LEN) ||
 	    (realm.len && !EVP_MAC_update(c->mac, (const unsigned char *)realm.p, realm.len)) ||
 	    !EVP_MAC_final(c->mac, full, &len, sizeof(full)) || len < NONCE_MAC_LEN)
 		return -EIO;
@@ -122,43 +144,67 @@ static int nonce_mac(struct auth_nonce_ctx *c, const uint8_t tsrnd[16], struct m
 	return 0;
 }
 
-int auth_nonce_mint(struct auth_nonce_ctx *c, struct mr_str realm, uint64_t now, char *out)
+int auth_nonce_mint_alg(struct auth_nonce_ctx *c, struct mr_str realm, int alg, uint64_t now,
+                        char *out)
 {
-	uint8_t tsrnd[16], mac[NONCE_MAC_LEN];
+	uint8_t head[NONCE_HEAD_LEN], mac[NONCE_MAC_LEN];
+	uint32_t inst = c->key->instance;
 
 	for (int i = 0; i < 8; i++)
-		tsrnd[i] = (uint8_t)(now >> (56 - 8 * i));
-	if (RAND_bytes(tsrnd + 8, NONCE_RND_LEN) != 1)
+		head[i] = (uint8_t)(now >> (56 - 8 * i));
+	if (RAND_bytes(head + 8, NONCE_RND_LEN) != 1)
 		return -EIO;
-	if (nonce_mac(c, tsrnd, realm, mac) < 0)
+	for (int i = 0; i < 4; i++)
+		head[16 + i] = (uint8_t)(inst >> (24 - 8 * i));
+	head[20] = (uint8_t)alg;
+	if (nonce_mac(c, head, realm, mac) < 0)
 		return -EIO;
-	hex_encode(tsrnd, sizeof(tsrnd), out);
-	hex_encode(mac, sizeof(mac), out + 32);
+	hex_encode(head, sizeof(head), out);
+	hex_encode(mac, sizeof(mac), out + 2 * NONCE_HEAD_LEN);
 	out[AUTH_NONCE_LEN] = '\0';
+	return 0;
+}
+
+int auth_nonce_mint(struct auth_nonce_ctx *c, struct mr_str realm, uint64_t now, char *out)
+{
+	return auth_nonce_mint_alg(c, realm, AUTH_NONCE_ANY_ALG, now, out);
+}
+
+int auth_nonce_inspect(struct auth_nonce_ctx *c, struct mr_str realm, struct mr_str nonce,
+                       uint64_t now, struct auth_nonce_info *info)
+{
+	uint8_t head[NONCE_HEAD_LEN], mac[NONCE_MAC_LEN], expect[NONCE_MAC_LEN];
+	uint32_t lifetime = c->key->lifetime_s ? c->key->lifetime_s : NONCE_DEFAULT_LIFETIME_S;
+	uint64_t ts = 0;
+	uint32_t inst = 0;
+	int ret;
+
+	if (nonce.len != AUTH_NONCE_LEN || hex_decode(nonce.p, sizeof(head), head, true) < 0 ||
+	    hex_decode(nonce.p + 2 * NONCE_HEAD_LEN, sizeof(mac), mac, true) < 0)
+		return -EBADMSG;
+	ret = nonce_mac(c, head, realm, expect);
+	if (ret < 0)
+		return ret;
+	if (CRYPTO_memcmp(mac, expect, sizeof(mac)) != 0)
+		return -EBADMSG;
+	for (int i = 0; i < 8; i++)
+		ts = ts << 8 | head[i];
+	for (int i = 16; i < 20; i++)
+		inst = inst << 8 | head[i];
+	if (info)
+		*info = (struct auth_nonce_info){.minted = ts, .instance = inst, .alg = head[20]};
+	if (ts > now + NONCE_FUTURE_S || (now > ts && now - ts > lifetime))
+		return -ESTALE;
 	return 0;
 }
 
 int auth_nonce_check(struct auth_nonce_ctx *c, struct mr_str realm, struct mr_str nonce,
                      uint64_t now, uint64_t *minted)
 {
-	uint8_t tsrnd[16], mac[NONCE_MAC_LEN], expect[NONCE_MAC_LEN];
-	uint32_t lifetime = c->key->lifetime_s ? c->key->lifetime_s : NONCE_DEFAULT_LIFETIME_S;
-	uint64_t ts = 0;
-	int ret;
+	struct auth_nonce_info info;
+	int ret = auth_nonce_inspect(c, realm, nonce, now, &info);
 
-	if (nonce.len != AUTH_NONCE_LEN || hex_decode(nonce.p, sizeof(tsrnd), tsrnd, true) < 0 ||
-	    hex_decode(nonce.p + 32, sizeof(mac), mac, true) < 0)
-		return -EBADMSG;
-	ret = nonce_mac(c, tsrnd, realm, expect);
-	if (ret < 0)
-		return ret;
-	if (CRYPTO_memcmp(mac, expect, sizeof(mac)) != 0)
-		return -EBADMSG;
-	for (int i = 0; i < 8; i++)
-		ts = ts << 8 | tsrnd[i];
-	if (minted)
-		*minted = ts;
-	if (ts > now + NONCE_FUTURE_S || (now > ts && now - ts > lifetime))
-		return -ESTALE;
-	return 0;
+	if (minted && (ret == 0 || ret == -ESTALE))
+		*minted = info.minted;
+	return ret;
 }

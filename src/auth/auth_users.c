@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <xxhash.h>
 
@@ -244,6 +245,27 @@ static int build(struct load_state *st, struct auth_users **out)
 	return 0;
 }
 
+/* HA1s are password-equivalent. A store anyone may write is refused (they could add a user);
+ * one others may read, or the group may write, is loaded with a warning: the demo store in a
+ * source checkout is 0644, and packaging installs /etc/mara/users 0640 root:mara. */
+static int mode_check(const char *path, FILE *f)
+{
+	struct stat sb;
+
+	if (fstat(fileno(f), &sb) < 0)
+		return -errno;
+	if (sb.st_mode & S_IWOTH) {
+		mr_err("msg=\"user store refused: writable by others\" file=%s mode=%04o", path,
+		       (unsigned)(sb.st_mode & 07777));
+		return -EPERM;
+	}
+	if (sb.st_mode & (S_IROTH | S_IWGRP))
+		mr_warn("msg=\"user store readable by others or writable by its group: HA1s are "
+		        "password-equivalent, chmod 0640\" file=%s mode=%04o",
+		        path, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
 int auth_users_load(const char *path, struct auth_users **out)
 {
 	struct load_state st = {.path = path};
@@ -253,6 +275,11 @@ int auth_users_load(const char *path, struct auth_users **out)
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
+	ret = mode_check(path, f);
+	if (ret) {
+		fclose(f);
+		return ret;
+	}
 	ret = read_file(&st, f);
 	fclose(f);
 	if (ret == 0 && st.n > UINT32_MAX / 2)
@@ -267,6 +294,19 @@ int auth_users_load(const char *path, struct auth_users **out)
 size_t auth_users_count(const struct auth_users *u)
 {
 	return u->n;
+}
+
+bool auth_user_name_ok(struct mr_str name)
+{
+	if (name.len == 0 || name.len > AUTH_USER_NAME_MAX)
+		return false;
+	for (uint32_t i = 0; i < name.len; i++) {
+		unsigned char c = (unsigned char)name.p[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == ':')
+			return false;
+	}
+	return true;
 }
 
 const struct auth_user *auth_users_find(const struct auth_users *u, struct mr_str name,

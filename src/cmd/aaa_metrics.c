@@ -19,6 +19,7 @@ enum fam {
 	F_BAD,      /* invalid input by kind */
 	F_PEER_EV,  /* capability exchange, watchdog and disconnect events */
 	F_PEER_UP,  /* gauge per connected peer */
+	F_REFUSED,  /* credentials not accepted, by reason */
 	F_COUNT,
 };
 
@@ -93,6 +94,12 @@ static void collect(void *arg, struct stats_emit *e)
 		stats_emit_counter(e, am->f[F_MAA], (const char *[]){maa[i].result},
 		                   sum_srv(src, maa[i].off));
 	stats_emit_counter(e, am->f[F_MAA], (const char *[]){"stale_challenge"}, SRV(src, stale));
+	for (unsigned r = 0; r < DIA_SIPSRV_R_COUNT; r++)
+		stats_emit_counter(
+		    e, am->f[F_REFUSED],
+		    (const char *[]){dia_sipsrv_reason_name((enum dia_sipsrv_reason)r)},
+		    sum_srv(src,
+		            offsetof(struct dia_sipsrv_stats, refused) + r * sizeof(uint64_t)));
 	stats_emit_counter(e, am->f[F_PEER_MSG], (const char *[]){"received"}, PEER(src, rx_msgs));
 	stats_emit_counter(e, am->f[F_PEER_MSG], (const char *[]){"sent"}, PEER(src, tx_msgs));
 	stats_emit_counter(e, am->f[F_BAD], (const char *[]){"framing_lost"},
@@ -132,6 +139,10 @@ int aaa_metrics_init(struct stats_registry *r, const struct aaa_metrics_src *src
 	     "Malformed or unexpected Diameter input, by outcome", "kind"},
 	    {F_PEER_EV, STATS_COUNTER, "mara_diameter_peer_events_total",
 	     "Capability exchange, election, watchdog and disconnect events", "event"},
+	    {F_REFUSED, STATS_COUNTER, "mara_aaa_digest_refused_total",
+	     "Digest credentials not accepted (refused, or re-challenged when stale or minted by "
+	     "another instance), by reason",
+	     "reason"},
 	    {F_PEER_UP, STATS_GAUGE, "mara_diameter_peer_up", "1 for each peer connected now",
 	     "peer"},
 	};

@@ -375,7 +375,13 @@ static int shared_setup(struct aaa *a)
 	                         : auth_nonce_key_random(&a->key);
 	if (ret)
 		return ret;
+	if (auth_nonce_key_weak(&a->key)) { /* conf refuses it too; the key is what counts */
+		mr_err("msg=\"nonce_secret is a placeholder, not a secret\" key=aaa.nonce_secret");
+		return -EINVAL;
+	}
 	a->key.lifetime_s = c->nonce_lifetime_s;
+	/* nonces name their minting instance; its Origin-Host is what the proxies route to */
+	a->key.instance = auth_nonce_instance_id(mr_str_c(c->origin_host));
 	ret = auth_users_load(c->users, &u);
 	if (ret) {
 		mr_err("msg=\"cannot load user store\" key=aaa.users file=%s err=\"%s\"", c->users,

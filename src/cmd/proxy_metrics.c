@@ -104,6 +104,8 @@ static void collect_sip(struct proxy_metrics *pm, struct stats_emit *e)
 	stats_emit_counter(e, pm->f[F_AUTH], (const char *[]){"no_diameter_peer"},
 	                   SUM(pm, no_peer_503));
 	stats_emit_counter(e, pm->f[F_AUTH], (const char *[]){"diameter_error"}, SUM(pm, err_500));
+	stats_emit_counter(e, pm->f[F_AUTH], (const char *[]){"rechallenged_minting_server_gone"},
+	                   SUM(pm, minter_gone));
 	stats_emit_counter(e, pm->f[F_AUTH], (const char *[]){"mar_not_sent"}, SUM(pm, mar_errors));
 	stats_emit_counter(e, pm->f[F_DROP], (const char *[]){"parse_error"},
 	                   SUM(pm, parse_errors));

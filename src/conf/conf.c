@@ -470,6 +470,25 @@ static int parse_cidrs(const config_setting_t *s, char (*out)[64], unsigned *cou
 	return 0;
 }
 
+/* A 64-hex secret with fewer than 8 distinct byte values cannot have come from a random source
+ * (the all-zero placeholder, a repeated pattern): nonces keyed with it could be forged. */
+static bool hex_weak(const char *hex)
+{
+	bool seen[256] = {false};
+	unsigned distinct = 0;
+
+	for (unsigned i = 0; i < 64; i += 2) {
+		char b[3] = {hex[i], hex[i + 1], '\0'};
+		unsigned v = (unsigned)strtoul(b, NULL, 16);
+
+		if (!seen[v]) {
+			seen[v] = true;
+			distinct++;
+		}
+	}
+	return distinct < 8;
+}
+
 static int parse_field(const struct field *f, const config_setting_t *s, struct conf *c)
 {
 	char *base = (char *)c + f->off;
@@ -485,6 +504,9 @@ static int parse_field(const struct field *f, const config_setting_t *s, struct 
 			return ret;
 		if (*base && (strlen(base) != 64 || strspn(base, "0123456789abcdefABCDEF") != 64))
 			return bad(s, "must be 64 hex digits (32 bytes)", NULL);
+		if (*base && hex_weak(base))
+			return bad(s, "a placeholder, not a secret (fewer than 8 distinct bytes)",
+			           "generate one with `openssl rand -hex 32`");
 		return 0;
 	case F_UINT: {
 		long long v;

@@ -356,6 +356,15 @@ static int route(struct dia_pool *p, struct dia_pool_req *req, const struct pool
 	unsigned n = p->cfg.npeers;
 	bool full = false;
 
+	/* bound to one server (the one that minted the nonce): that one or none */
+	if (req->dest_peer) {
+		struct pool_peer *pp = req->dest_peer <= n ? &p->peers[req->dest_peer - 1] : NULL;
+
+		if (!pp || pp == exclude || !peer_usable(pp))
+			return -EHOSTUNREACH;
+		return send_on(p, pp, req) == 0 ? 0 : -EAGAIN;
+	}
+
 	for (unsigned k = 0; k < n; k++) {
 		struct pool_peer *pp = &p->peers[(p->rr + k) % n];
 
@@ -419,9 +428,9 @@ static int dispatch(struct dia_pool *p, struct dia_pool_req *req)
 	if (p->inflight >= p->cfg.max_inflight)
 		return -EAGAIN;
 	ret = route(p, req, NULL);
-	if (ret == -ENOTCONN) {
+	if (ret == -ENOTCONN || ret == -EHOSTUNREACH) {
 		ctr_add(&p->st.no_peer, 1);
-		complete(p, req, -ENOTCONN);
+		complete(p, req, ret);
 		return 0;
 	}
 	return ret;
@@ -593,7 +602,7 @@ static void failover_peer(struct dia_pool *p, struct pool_peer *pp)
 			backlog_add(p, req, true);
 		} else {
 			ctr_add(&p->st.no_peer, 1);
-			complete(p, req, -ENOTCONN);
+			complete(p, req, ret == -EHOSTUNREACH ? -EHOSTUNREACH : -ENOTCONN);
 		}
 	}
 }
@@ -925,6 +934,14 @@ int dia_pool_peer_stats(const struct dia_pool *p, unsigned i, struct dia_pool_pe
 	o->timeouts = ctr_get(&s->timeouts);
 	o->inflight = ctr_get(&s->inflight);
 	return 0;
+}
+
+int dia_pool_peer_index(const struct dia_pool *p, struct mr_str host)
+{
+	for (unsigned i = 0; i < p->cfg.npeers; i++)
+		if (mr_str_ieq(mr_str_c(p->cfg.peers[i].host), host))
+			return (int)i;
+	return -ENOENT;
 }
 
 int dia_pool_encode_mar(const struct dia_pool *p, struct dia_pool_req *req,

@@ -55,14 +55,18 @@ struct dia_pool_req_priv {
  *               already used): answer 503 with Retry-After
  *   -ECANCELED  the pool is stopping
  *   -EINVAL     mar[] does not hold one framed Diameter request of mar_len bytes
- *   -EMSGSIZE   the answer was larger than DIA_POOL_MSG_MAX */
+ *   -EMSGSIZE   the answer was larger than DIA_POOL_MSG_MAX
+ *   -EHOSTUNREACH  @dest_peer is not usable (the server that minted the nonce is gone): the
+ *               shard asks for a fresh challenge instead */
 struct dia_pool_req {
 	uint64_t cookie; /* the shard's: untouched by the pool */
 	uint16_t shard;  /* set by dia_pool_submit() */
 	int status;
 	uint32_t mar_len;
 	uint32_t maa_len;
-	uint64_t rtt_ns; /* first send to answer, when status == 0 */
+	uint64_t rtt_ns;    /* first send to answer, when status == 0 */
+	uint16_t dest_peer; /* the shard's: 0 = any peer (round-robin), i + 1 = configured peer i
+	                     * only (its Destination-Host), failover included */
 	struct dia_pool_req_priv _p;
 	/* the answer, maa_len bytes: written over mar[] when it fits there (the MAR is not needed
 	 * once answered), else in an allocation of its own; dia_pool_req_free() frees both */
@@ -154,6 +158,9 @@ int dia_pool_encode_mar(const struct dia_pool *p, struct dia_pool_req *req,
 struct dia_pool_req *dia_pool_mar_new(const struct dia_pool *p, const struct dia_sipcli_mar *m,
                                       int *err);
 
+/* dia_pool_peer_index() : the index of the configured peer whose Diameter identity is @host
+ * (case-insensitive), -ENOENT when none. Any thread (reads the immutable config). */
+int dia_pool_peer_index(const struct dia_pool *p, struct mr_str host);
 /* dia_pool_submit() : hands @req (mar/mar_len filled, cookie set) to the pool. On 0 the caller
  * must not touch @req until dia_pool_poll() returns it. -ENOBUFS: this shard already has
  * queue_size - 1 requests out (submitted or answered but not polled); -ESHUTDOWN: stopping;

@@ -45,6 +45,23 @@ static void put_authorization(struct dia_enc *e, const struct auth_digest *d, st
 	dia_enc_group_end(e);
 }
 
+struct mr_str dia_sipcli_opaque_host(struct mr_str opaque)
+{
+	struct mr_str h;
+
+	if (opaque.len < 4 || opaque.len > 3 + 255 || memcmp(opaque.p, "dh:", 3) != 0)
+		return (struct mr_str){0};
+	h = mr_str_make(opaque.p + 3, opaque.len - 3);
+	for (uint32_t i = 0; i < h.len; i++) {
+		char c = h.p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == '_'))
+			return (struct mr_str){0};
+	}
+	return h;
+}
+
 int dia_sipcli_encode_mar(struct dia_enc *e, const struct dia_ident *id, struct mr_str dest_realm,
                           const struct dia_sipcli_mar *m)
 {
@@ -64,6 +81,7 @@ int dia_sipcli_encode_mar(struct dia_enc *e, const struct dia_ident *id, struct 
 	dia_enc_avp_str(e, DIA_AVP_ORIGIN_HOST, DIA_AVP_F_M, id->host);
 	dia_enc_avp_str(e, DIA_AVP_ORIGIN_REALM, DIA_AVP_F_M, id->realm);
 	dia_enc_avp_str(e, DIA_AVP_DESTINATION_REALM, DIA_AVP_F_M, dest_realm);
+	put_opt(e, DIA_AVP_DESTINATION_HOST, m->dest_host);
 	dia_enc_avp_str(e, DIA_AVP_SIP_AOR, DIA_AVP_F_M, m->aor);
 	dia_enc_avp_str(e, DIA_AVP_SIP_METHOD, DIA_AVP_F_M, m->method);
 	put_opt(e, DIA_AVP_USER_NAME, user);

@@ -25,16 +25,24 @@ struct dia_sipcli_mar {
 	/* with @cred: ask mara-aaa (return_ha1 = true) to hand this nonce over with its HA1
 	 * (an empty Digest-HA1 in SIP-Authorization; sip_authcache.h) */
 	bool want_ha1;
+	/* Destination-Host: the server that minted the nonce (dia_sipcli_opaque_host() of the
+	 * credentials' opaque), so its replay table sees the counts; empty = absent. */
+	struct mr_str dest_host;
 };
+
+/* dia_sipcli_opaque_host() : the Diameter identity a mara-aaa challenge put in Digest-Opaque as
+ * "dh:<Origin-Host>", empty when @opaque is not of that form or the host is not a plausible
+ * DiameterIdentity (1..255 of [A-Za-z0-9.-_]): another server's opaque is left alone. */
+struct mr_str dia_sipcli_opaque_host(struct mr_str opaque);
 
 /* dia_sipcli_encode_mar() : encodes a complete MAR (header R|P, code 286, app 6, hop-by-hop and
  * end-to-end 0: the pool patches them at offsets 12 and 16) into @e, which the caller has
  * initialised over its buffer: Session-Id, Auth-Application-Id 6, Auth-Session-State
  * NO_STATE_MAINTAINED, Origin-Host/Realm from @id, Destination-Realm, SIP-AOR, SIP-Method,
- * [User-Name], SIP-Number-Auth-Items 1, SIP-Auth-Data-Item{SIP-Authentication-Scheme DIGEST,
- * [SIP-Authorization{Digest-*}]}. Never SIP-Server-URI (RFC 4740 §6.4 proxy case).
- * Returns the message length (> 0), -EINVAL when a required field is empty, -ENOBUFS when @e
- * is too small (nothing usable was written). */
+ * [Destination-Host], [User-Name], SIP-Number-Auth-Items 1,
+ * SIP-Auth-Data-Item{SIP-Authentication-Scheme DIGEST, [SIP-Authorization{Digest-*}]}. Never
+ * SIP-Server-URI (RFC 4740 §6.4 proxy case). Returns the message length (> 0), -EINVAL when a
+ * required field is empty, -ENOBUFS when @e is too small (nothing usable was written). */
 int dia_sipcli_encode_mar(struct dia_enc *e, const struct dia_ident *id, struct mr_str dest_realm,
                           const struct dia_sipcli_mar *m);
 

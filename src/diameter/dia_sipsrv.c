@@ -51,7 +51,35 @@ int dia_sipsrv_init(struct dia_sipsrv *s, const struct dia_sipsrv_cfg *cfg)
 		return ret;
 	}
 	s->users = auth_users_ref_get(cfg->users, &s->users_gen);
+	if (cfg->id.host.len + 3 < sizeof(s->opaque)) {
+		memcpy(s->opaque, "dh:", 3);
+		memcpy(s->opaque + 3, cfg->id.host.p, cfg->id.host.len);
+		s->opaque_len = cfg->id.host.len + 3;
+	}
 	return 0;
+}
+
+const char *dia_sipsrv_reason_name(enum dia_sipsrv_reason r)
+{
+	static const char *const names[DIA_SIPSRV_R_COUNT] = {
+	    [DIA_SIPSRV_R_WRONG_RESPONSE] = "wrong_response",
+	    [DIA_SIPSRV_R_FORGED_NONCE] = "forged_nonce",
+	    [DIA_SIPSRV_R_FOREIGN_REALM] = "foreign_realm",
+	    [DIA_SIPSRV_R_EXPIRED_NONCE] = "expired_nonce",
+	    [DIA_SIPSRV_R_REPLAYED] = "replayed_nonce_count",
+	    [DIA_SIPSRV_R_ALG_NOT_ALLOWED] = "algorithm_not_allowed",
+	    [DIA_SIPSRV_R_ALG_DOWNGRADE] = "algorithm_downgrade",
+	    [DIA_SIPSRV_R_BAD_USERNAME] = "bad_username",
+	    [DIA_SIPSRV_R_FOREIGN_INSTANCE] = "foreign_instance",
+	    [DIA_SIPSRV_R_REPLAY_TABLE_STALE] = "replay_table_stale",
+	    [DIA_SIPSRV_R_UNKNOWN_USER] = "unknown_user",
+	    [DIA_SIPSRV_R_QOP_REQUIRED] = "qop_required",
+	    [DIA_SIPSRV_R_BAD_NC] = "bad_nonce_count",
+	    [DIA_SIPSRV_R_NO_HA1] = "no_ha1_for_algorithm",
+	    [DIA_SIPSRV_R_INCONSISTENT] = "inconsistent_credentials",
+	};
+
+	return (unsigned)r < DIA_SIPSRV_R_COUNT ? names[r] : "unknown";
 }
 
 void dia_sipsrv_fini(struct dia_sipsrv *s)
@@ -228,18 +256,42 @@ static void plan_challenge(struct dia_sipsrv *s, const struct mar_view *v, struc
 	mr_count(&s->st.challenges, 1);
 }
 
+static void refuse(struct dia_sipsrv *s, struct maa_plan *p, uint32_t rc, uint64_t *counter,
+                   enum dia_sipsrv_reason reason, const char *why)
+{
+	p->rc = rc;
+	p->why = why;
+	mr_count(counter, 1);
+	mr_count(&s->st.refused[reason], 1);
+}
+
+/* A nonce this instance will not vouch for (expired, minted elsewhere, replay table full): a
+ * fresh challenge with Digest-Stale, so the UA retries with the same password. */
+static void rechallenge(struct dia_sipsrv *s, const struct mar_view *v, struct maa_plan *p,
+                        enum dia_sipsrv_reason reason)
+{
+	plan_challenge(s, v, p);
+	p->stale = true;
+	mr_count(&s->st.stale, 1);
+	mr_count(&s->st.refused[reason], 1);
+}
+
 /* A MAR without credentials (or with app_sip-style empty ones): a challenge. */
 static void plan_no_credentials(struct dia_sipsrv *s, const struct mar_view *v, struct maa_plan *p)
 {
 	if (v->user_name.len) {
 		struct mr_str u = bare_user(v->user_name, s->cfg->realm);
 
+		if (!auth_user_name_ok(v->user_name)) {
+			refuse(s, p, DIA_RC_USER_UNKNOWN, &s->st.unknown_user,
+			       DIA_SIPSRV_R_BAD_USERNAME, "user name not acceptable");
+			return;
+		}
 		p->user_name = v->user_name;
 		p->usr = auth_users_find(s->users, u, s->cfg->realm);
 		if (!p->usr) {
-			p->rc = DIA_RC_USER_UNKNOWN;
-			p->why = "unknown user";
-			mr_count(&s->st.unknown_user, 1);
+			refuse(s, p, DIA_RC_USER_UNKNOWN, &s->st.unknown_user,
+			       DIA_SIPSRV_R_UNKNOWN_USER, "unknown user");
 			return;
 		}
 		/* §8.8 rule 3: for REGISTER the user must own the AOR it registers */
@@ -257,13 +309,6 @@ static void plan_no_credentials(struct dia_sipsrv *s, const struct mar_view *v, 
 		p->rc = DIA_RC_USER_NAME_REQUIRED;
 }
 
-static void refuse(struct maa_plan *p, uint32_t rc, uint64_t *counter, const char *why)
-{
-	p->rc = rc;
-	p->why = why;
-	mr_count(counter, 1);
-}
-
 /* Which request a MAR is for: its Session-Id (mara-proxy derives it from Call-ID and From-tag,
  * so a retransmitted request carries the same one). 0 when absent. */
 static uint64_t txn_of(const struct dia_msg *m)
@@ -277,79 +322,105 @@ static uint64_t txn_of(const struct dia_msg *m)
 	return h ? h : 1;
 }
 
-/* A MAR with SIP-Authorization: validate as the Diameter server (§6.4). */
+/* A MAR with SIP-Authorization: validate as the Diameter server (§6.4). The order matters:
+ * nothing about the user is looked up before its name is known to be sane, and only a verified
+ * response may touch the replay table. */
 static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const struct mar_view *v,
                           struct auth_digest *d, struct maa_plan *p, uint64_t now)
 {
 	const struct dia_sipsrv_cfg *cfg = s->cfg;
+	const uint32_t rej = DIA_RC_AUTHENTICATION_REJECTED;
+	struct auth_nonce_info info = {0};
 	struct mr_str user, ha1;
-	uint64_t minted = 0;
 	uint32_t nc = 1;
 	int alg, ret;
 
+	if (!auth_user_name_ok(d->username) ||
+	    (v->user_name.len && !auth_user_name_ok(v->user_name))) {
+		refuse(s, p, DIA_RC_USER_UNKNOWN, &s->st.unknown_user, DIA_SIPSRV_R_BAD_USERNAME,
+		       "user name not acceptable");
+		return;
+	}
 	p->user_name = v->user_name.len ? v->user_name : d->username;
 	if (!d->method.len)
 		d->method = v->method;
 	alg = auth_alg_parse(d->algorithm);
 	if (alg < 0 || !alg_allowed(cfg, alg)) {
-		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request,
+		refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_ALG_NOT_ALLOWED,
 		       "algorithm not offered");
 		return;
 	}
 	if (!mr_str_ieq(d->realm, cfg->realm)) {
-		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request, "realm is not ours");
+		refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_FOREIGN_REALM,
+		       "realm is not ours");
 		return;
 	}
 	user = bare_user(d->username, cfg->realm);
 	p->usr = auth_users_find(s->users, user, cfg->realm);
 	if (!p->usr) {
-		refuse(p, DIA_RC_USER_UNKNOWN, &s->st.unknown_user, "unknown user");
+		refuse(s, p, DIA_RC_USER_UNKNOWN, &s->st.unknown_user, DIA_SIPSRV_R_UNKNOWN_USER,
+		       "unknown user");
 		return;
 	}
-	ret = auth_nonce_check(&s->nonce, cfg->realm, d->nonce, now, &minted);
+	ret = auth_nonce_inspect(&s->nonce, cfg->realm, d->nonce, now, &info);
 	if (ret == -EBADMSG) {
-		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.forged_nonce, "nonce not ours");
+		refuse(s, p, rej, &s->st.forged_nonce, DIA_SIPSRV_R_FORGED_NONCE, "nonce not ours");
+		return;
+	}
+	if (ret < 0 && ret != -ESTALE) {
+		refuse(s, p, DIA_RC_UNABLE_TO_COMPLY, &s->st.bad_request, DIA_SIPSRV_R_INCONSISTENT,
+		       "nonce check failed");
+		return;
+	}
+	/* An answer with another algorithm than the one the nonce was offered with: a downgrade
+	 * (e.g. MD5 to a SHA-256 challenge), refused even when the policy allows both. */
+	if (info.alg != AUTH_NONCE_ANY_ALG && info.alg != alg) {
+		refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_ALG_DOWNGRADE,
+		       "algorithm is not the challenge's");
+		return;
+	}
+	/* Minted by another instance: its replay table, not ours, knows the counts used. */
+	if (info.instance && cfg->key->instance && info.instance != cfg->key->instance) {
+		rechallenge(s, v, p, DIA_SIPSRV_R_FOREIGN_INSTANCE);
 		return;
 	}
 	if (ret == -ESTALE) {
-		plan_challenge(s, v, p);
-		p->stale = true;
-		mr_count(&s->st.stale, 1);
+		rechallenge(s, v, p, DIA_SIPSRV_R_EXPIRED_NONCE);
 		return;
 	}
 	if (d->qop.len == 0) {
 		if (!cfg->allow_no_qop) {
-			refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request,
+			refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_QOP_REQUIRED,
 			       "qop required");
 			return;
 		}
 	} else if (parse_nc(d->nc, &nc)) {
-		{
-			refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request, "bad nc");
-			return;
-		}
+		refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_BAD_NC, "bad nc");
+		return;
 	}
 	ha1 = auth_user_ha1(p->usr, (enum auth_alg)alg);
 	if (!ha1.len) {
-		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.bad_request,
+		refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_NO_HA1,
 		       "no HA1 for this algorithm");
 		return;
 	}
 	ret = auth_digest_verify(&s->hash, d, ha1);
+	if (ret == -EACCES) {
+		refuse(s, p, rej, &s->st.bad_response, DIA_SIPSRV_R_WRONG_RESPONSE,
+		       "wrong response");
+		return;
+	}
 	if (ret) {
-		refuse(p, DIA_RC_AUTHENTICATION_REJECTED,
-		       ret == -EACCES ? &s->st.bad_response : &s->st.bad_request,
-		       ret == -EACCES ? "wrong response" : "inconsistent credentials");
+		refuse(s, p, rej, &s->st.bad_request, DIA_SIPSRV_R_INCONSISTENT,
+		       "inconsistent credentials");
 		return;
 	}
 	/* Only a verified response may advance the nonce count, so garbage cannot burn it. */
-	ret = auth_replay_check_txn(cfg->replay, d->nonce, minted, nc, txn_of(m), now);
+	ret = auth_replay_check_txn(cfg->replay, d->nonce, info.minted, nc, txn_of(m), now);
 	if (ret == 1) /* the same SIP request again through a stateless proxy */
 		mr_count(&s->st.retransmissions, 1);
 	if (ret == -ESTALE) {
-		plan_challenge(s, v, p);
-		p->stale = true;
-		mr_count(&s->st.stale, 1);
+		rechallenge(s, v, p, DIA_SIPSRV_R_REPLAY_TABLE_STALE);
 		return;
 	}
 	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T) && cfg->return_ha1) {
@@ -364,7 +435,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 		return;
 	}
 	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T)) {
-		refuse(p, DIA_RC_AUTHENTICATION_REJECTED, &s->st.replayed, "nonce count replayed");
+		refuse(s, p, rej, &s->st.replayed, DIA_SIPSRV_R_REPLAYED, "nonce count replayed");
 		return;
 	}
 	/* §6.3 mode, asked for by the SIP server (an empty Digest-HA1 in its SIP-Authorization:
@@ -373,7 +444,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 	 * more (see above). A SIP server that does not ask keeps the server-validates flow. */
 	if (cfg->return_ha1 && v->have_authz &&
 	    dia_group_find(&v->authz, DIA_AVP_DIGEST_HA1, 0, &(struct dia_avp){0}) > 0) {
-		auth_replay_check_txn(cfg->replay, d->nonce, minted, UINT32_MAX, 0, now);
+		auth_replay_check_txn(cfg->replay, d->nonce, info.minted, UINT32_MAX, 0, now);
 		p->handover = true;
 	}
 	/* T flag: a failover retransmission of a request we may have answered already; the
@@ -381,7 +452,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 	p->rc = DIA_RC_SUCCESS_SERVER_NAME_NOT_STORED;
 	p->alg = (enum auth_alg)alg;
 	p->ok = d;
-	p->minted = minted;
+	p->minted = info.minted;
 	mr_count(&s->st.authorized, 1);
 }
 
@@ -390,7 +461,7 @@ static void put_challenge(struct dia_sipsrv *s, struct dia_enc *e, const struct 
 {
 	char nonce[AUTH_NONCE_LEN + 1];
 
-	if (auth_nonce_mint(&s->nonce, s->cfg->realm, now, nonce)) {
+	if (auth_nonce_mint_alg(&s->nonce, s->cfg->realm, (int)p->alg, now, nonce)) {
 		e->err = -EIO;
 		return;
 	}
@@ -405,6 +476,9 @@ static void put_challenge(struct dia_sipsrv *s, struct dia_enc *e, const struct 
 		dia_enc_avp_str(e, DIA_AVP_DIGEST_STALE, DIA_AVP_F_M, MR_STR_LIT("true"));
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_ALGORITHM, DIA_AVP_F_M, mr_str_c(auth_alg_name(p->alg)));
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_QOP, DIA_AVP_F_M, MR_STR_LIT("auth"));
+	if (s->opaque_len)
+		dia_enc_avp_str(e, DIA_AVP_DIGEST_OPAQUE, DIA_AVP_F_M,
+		                mr_str_make(s->opaque, s->opaque_len));
 	if (s->cfg->return_ha1 && p->usr) {
 		struct mr_str ha1 = auth_user_ha1(p->usr, p->alg);
 
@@ -442,7 +516,7 @@ static void put_auth_info(struct dia_sipsrv *s, struct dia_enc *e, const struct 
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_CNONCE, DIA_AVP_F_M, p->ok->cnonce);
 	dia_enc_avp_str(e, DIA_AVP_DIGEST_NONCE_COUNT, DIA_AVP_F_M, p->ok->nc);
 	if (now >= p->minted + life / 2 &&
-	    auth_nonce_mint(&s->nonce, s->cfg->realm, now, next) == 0)
+	    auth_nonce_mint_alg(&s->nonce, s->cfg->realm, (int)p->alg, now, next) == 0)
 		dia_enc_avp_str(e, DIA_AVP_DIGEST_NEXTNONCE, DIA_AVP_F_M,
 		                mr_str_make(next, AUTH_NONCE_LEN));
 	if (p->handover && ha1.len)
@@ -464,8 +538,9 @@ int dia_sipsrv_answer(struct dia_sipsrv *s, const struct dia_msg *mar, struct di
 	if (read_mar(mar, &v) < 0) {
 		p.rc = DIA_RC_INVALID_AVP_VALUE;
 	} else if (v.have_scheme && v.scheme != 0) { /* only DIGEST (0) exists */
-		refuse(&p, DIA_RC_AUTH_SCHEME_NOT_SUPPORTED, &s->st.bad_scheme,
-		       "scheme not supported");
+		p.rc = DIA_RC_AUTH_SCHEME_NOT_SUPPORTED;
+		p.why = "scheme not supported";
+		mr_count(&s->st.bad_scheme, 1);
 	} else if (v.have_authz && read_authz(&v.authz, &d) == 0 && d.response.len) {
 		plan_validate(s, mar, &v, &d, &p, now);
 	} else {
@@ -473,8 +548,10 @@ int dia_sipsrv_answer(struct dia_sipsrv *s, const struct dia_msg *mar, struct di
 		 * "challenge me" form): a first round */
 		plan_no_credentials(s, &v, &p);
 	}
+	/* the name is logged only once auth_user_name_ok() said it holds no quote or control byte
+	 * (p.user_name stays empty otherwise); never a response, nonce secret or HA1 */
 	if (p.why)
-		mr_debug("msg=\"MAR refused\" user=%.*s rc=%u why=\"%s\"", (int)p.user_name.len,
+		mr_debug("msg=\"MAR refused\" user=\"%.*s\" rc=%u why=\"%s\"", (int)p.user_name.len,
 		         p.user_name.p ? p.user_name.p : "", p.rc, p.why);
 
 	dia_enc_answer_hdr(e, mar, &s->cfg->id, p.rc);

@@ -27,7 +27,9 @@ struct sip_pend {
 	uint64_t key; /* transaction: top Via branch + sent-by, CSeq method, Call-ID */
 	uint32_t gen;
 	bool used;
-	uint32_t tcp_id; /* 0 = came over UDP */
+	uint32_t tcp_id;  /* 0 = came over UDP */
+	bool bound;       /* its MAR named the server that minted the nonce (Destination-Host) */
+	bool rechallenge; /* that server was gone: its MAR now asks for a fresh challenge */
 	struct sip_rcv rcv;
 	char *msg;
 	uint32_t len;
@@ -322,6 +324,50 @@ static void pend_del(struct sip_shard *sh, struct sip_pend *p)
 /* ---- Figure 4: MAR out ------------------------------------------------------------------------
  */
 
+/* The MAR fields every request has: Session-Id (into @sid), AOR, method. */
+static void mar_base(struct sip_shard *sh, const struct sip_msg *m, struct dia_sipcli_mar *mar,
+                     char *sid, size_t cap)
+{
+	int ret = dia_sipcli_session_id(sid, cap, mr_str_c(sh->cfg->origin_host), m->call_id,
+	                                m->from.tag);
+
+	mar->session_id = mr_str_make(sid, ret > 0 ? (size_t)ret : 0);
+	mar->aor = m->method == SIP_M_REGISTER ? m->to.uri : m->ruri;
+	mar->method = m->method_name;
+}
+
+/* The server that minted the nonce of @p's credentials is gone (not connected, or a relay said
+ * 3002): ask any server for a fresh challenge for the same parked request, once. 0 when a new
+ * request is with the pool (@old, the answered one, is then freed here). Replay protection
+ * stays with the minting server: nobody else ever validates its nonce. */
+static int rechallenge(struct sip_shard *sh, const struct sip_msg *m, struct sip_pend *p,
+                       struct dia_pool_req *old)
+{
+	struct dia_sipcli_mar mar = {0};
+	struct dia_pool_req *req;
+	char sid[512];
+	int ret;
+
+	if (p->rechallenge || !p->bound)
+		return -EALREADY;
+	mar_base(sh, m, &mar, sid, sizeof(sid));
+	req = dia_pool_mar_new(sh->cfg->pool, &mar, &ret);
+	if (!req)
+		return ret;
+	req->cookie = old->cookie;
+	req->dest_peer = 0;
+	if (dia_pool_submit(sh->cfg->pool, sh->id, req)) {
+		dia_pool_req_free(req);
+		return -ENOBUFS;
+	}
+	dia_pool_req_free(old);
+	p->rechallenge = true;
+	stats_add(&sh->st.minter_gone, 1);
+	stats_add(&sh->st.mar_submitted, 1);
+	sh->kick = true;
+	return 0;
+}
+
 static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
                          struct sip_tcp *tc, const struct sip_decision *d)
 {
@@ -363,11 +409,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		reply(sh, m, rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
 		return;
 	}
-	ret = dia_sipcli_session_id(sid, sizeof(sid), mr_str_c(sh->cfg->origin_host), m->call_id,
-	                            m->from.tag);
-	mar.session_id = mr_str_make(sid, ret > 0 ? (size_t)ret : 0);
-	mar.aor = m->method == SIP_M_REGISTER ? m->to.uri : m->ruri;
-	mar.method = m->method_name;
+	mar_base(sh, m, &mar, sid, sizeof(sid));
 	/* credentials that do not parse (another scheme, garbage) are no credentials: the UA
 	 * gets a challenge (RFC 4475 regaut01) */
 	if (d->authz_hdr >= 0 &&
@@ -376,11 +418,19 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		mar.cred = &cred;
 		mar.user_name = cred.username;
 		mar.want_ha1 = sip_authcache_wants(sh->ac, m->method);
+		/* back to the server that minted the nonce: a direct peer, or via a relay */
+		mar.dest_host = dia_sipcli_opaque_host(cred.opaque);
 	}
 	req = dia_pool_mar_new(sh->cfg->pool, &mar, &ret);
 	if (!req) {
 		mr_debug("msg=\"cannot encode MAR\" shard=%u err=%d", sh->id, ret);
 		goto fail;
+	}
+	req->dest_peer = 0;
+	if (mar.dest_host.len) {
+		int i = dia_pool_peer_index(sh->cfg->pool, mar.dest_host);
+
+		req->dest_peer = i >= 0 ? (uint16_t)(i + 1) : 0;
 	}
 	idx = t->free_head - 1;
 	p = &t->slab[idx];
@@ -394,6 +444,8 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	p->key = txn_key(m);
 	p->rcv = *rcv;
 	p->tcp_id = tc ? tc->id : 0;
+	p->bound = mar.dest_host.len != 0;
+	p->rechallenge = false;
 	req->cookie = (uint64_t)p->gen << 32 | idx;
 	if (dia_pool_submit(sh->cfg->pool, sh->id, req)) {
 		free(p->msg);
@@ -474,7 +526,9 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 		goto done; /* the UA's connection is gone: nobody to answer */
 	if (sip_parse(&m, p->msg, p->len, false) <= 0)
 		goto done;
-	if (req->status == -ENOTCONN || req->status == -ECANCELED) {
+	if (req->status == -EHOSTUNREACH && rechallenge(sh, &m, p, req) == 0)
+		return; /* a new request is with the pool; @p stays parked */
+	if (req->status == -ENOTCONN || req->status == -EHOSTUNREACH || req->status == -ECANCELED) {
 		char ra[64];
 		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
 
@@ -494,8 +548,14 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 		goto done;
 	}
 	stats_add(&sh->st.maa_by_code[sip_shard_result_slot(r.result_code)], 1);
+	/* a relay could not reach the Destination-Host (the minting server is gone) */
+	if (r.result_code == DIA_RC_UNABLE_TO_DELIVER && rechallenge(sh, &m, p, req) == 0)
+		return;
 	switch (r.outcome) {
 	case DIA_SIPCLI_CHALLENGE:
+		/* after the minting server went away the UA's password was not wrong: stale */
+		if (p->rechallenge)
+			r.chal.stale = true;
 		challenge(sh, &m, &p->rcv, tc, &r.chal);
 		break;
 	case DIA_SIPCLI_AUTHORIZED: {

@@ -53,10 +53,11 @@ struct __attribute__((aligned(64))) sip_shard_stats {
 	uint64_t fwd_by_class[7];                 /* forwarded responses by class, [0] other */
 	uint64_t maa_by_code[SIP_SHARD_RESULTS];  /* MAAs judged: sip_shard_result_slot() */
 	uint64_t parse_errors, replied_400, replied_505;
-	uint64_t local_replies;       /* 4xx/5xx we answered by rule (416, 420, 482, 483...) */
-	uint64_t not_allowed;         /* next hop outside the allow-list: 403 */
-	uint64_t challenges;          /* 407 sent */
-	uint64_t stale_challenges;    /* of which stale=true */
+	uint64_t local_replies;    /* 4xx/5xx we answered by rule (416, 420, 482, 483...) */
+	uint64_t not_allowed;      /* next hop outside the allow-list: 403 */
+	uint64_t challenges;       /* 407 sent */
+	uint64_t stale_challenges; /* of which stale=true */
+	uint64_t minter_gone; /* credentials for a nonce whose server is gone: fresh challenge */
 	uint64_t authorized, refused; /* forwarded after a good MAA / 403 */
 	uint64_t mar_submitted, mar_errors, mar_timeouts, no_peer_503, err_500;
 	uint64_t retrans_absorbed, acks_absorbed;

@@ -98,7 +98,7 @@ B1=$LAST_PID
 P4=$(free_port) || exit 1
 start_aaa b2 "$P4" || exit 1
 B2=$LAST_PID
-check "MAR #1 to one instance, MAR #2 to another sharing the secret -> 2006" \
+check "MAR #1 to one instance, MAR #2 to another sharing the secret -> re-challenged, never 2006" \
 	"$CLIENT" 127.0.0.1 "$P3" --mode cross --port2 "$P4"
 check "b1 exits 0" stop_ok "$B1"
 check "b2 exits 0" stop_ok "$B2"

@@ -120,6 +120,17 @@ for f in "$ROOT"/etc/mara/aaa.conf "$ROOT"/usr/share/doc/mara/examples/aaa*.conf
 	name=${f#"$ROOT"}
 	check "$name: users = \"/etc/mara/users\"" grep -qE '^ *users = "/etc/mara/users";' "$f"
 	sed "s|\"/etc/mara/users\"|\"$ROOT/etc/mara/users\"|" "$f" >"$W/aaa-check.conf"
+	# the examples' nonce_secret is an all-zero placeholder: refused until an operator replaces
+	# it, as README says (openssl rand -hex 32)
+	if grep -q 'nonce_secret = "0\{64\}"' "$W/aaa-check.conf"; then
+		if "$ROOT/usr/sbin/mara-aaa" --check-config -c "$W/aaa-check.conf" >"$W/cc.out" 2>&1; then
+			nok "mara-aaa --check-config -c $name accepts the all-zero nonce_secret placeholder"
+		else
+			check "mara-aaa --check-config -c $name refuses the placeholder nonce_secret" \
+				grep -q 'placeholder' "$W/cc.out"
+		fi
+		sed -i "s/nonce_secret = \"0\{64\}\"/nonce_secret = \"$SECRET\"/" "$W/aaa-check.conf"
+	fi
 	if "$ROOT/usr/sbin/mara-aaa" --check-config -c "$W/aaa-check.conf" >"$W/cc.out" 2>&1 &&
 		grep -q 'configuration OK (2 users)' "$W/cc.out"; then
 		ok "mara-aaa --check-config -c $name (users path into the scratch root): 2 users"

@@ -45,20 +45,23 @@ wait_for() {
 }
 
 # start_aaa NAME PORT [extra config lines] -> sets LAST_PID; log in $W/NAME.log
+# (AAA_ALGS, when set, replaces the algorithms list: e.g. AAA_ALGS='"SHA-256"'; AAA_LOG_LEVEL
+# the log level; AAA_ORIGIN_REALM the Diameter realm, default test)
 start_aaa() {
-	local name=$1 port=$2 sport
+	local name=$1 port=$2 sport algs='"MD5", "SHA-256", "SHA-512-256"'
 	shift 2
+	[ -n "${AAA_ALGS:-}" ] && algs=$AAA_ALGS
 	sport=$(free_port) || return 1
 	eval "${name}_STATS=$sport" # its /metrics port, for scrape_to
 	cat >"$W/$name.conf" <<EOF
-log = { level = "info"; };
+log = { level = "${AAA_LOG_LEVEL:-info}"; };
 aaa = {
   listen = "127.0.0.1:$port";
   origin_host = "$name.test";
-  origin_realm = "test";
+  origin_realm = "${AAA_ORIGIN_REALM:-test}";
   threads = 2;
   nonce_secret = "$SECRET";
-  algorithms = [ "MD5", "SHA-256", "SHA-512-256" ];
+  algorithms = [ $algs ];
   stats_listen = "127.0.0.1:$sport";
   $*
 };
