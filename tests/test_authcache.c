@@ -205,6 +205,23 @@ static void test_mismatch(void **state)
 	assert_int_equal(sip_authcache_check(c, &r.m, r.authz, 4, 100, NULL), -ENOTSUP);
 	assert_int_equal(sip_authcache_learn(c, &r.m, r.authz, mr_str_c(ha1), 4, 100), -ENOTSUP);
 	r.m.method = SIP_M_MESSAGE;
+	/* what could not be cached is not asked for: -sess, auth-int, another method */
+	{
+		struct auth_digest d = {.username = MR_STR_LIT("alice"),
+		                        .realm = MR_STR_LIT(REALM),
+		                        .algorithm = MR_STR_LIT("SHA-256"),
+		                        .qop = MR_STR_LIT("auth"),
+		                        .nc = MR_STR_LIT("00000001")};
+
+		assert_true(sip_authcache_wants(c, SIP_M_MESSAGE, &d));
+		assert_false(sip_authcache_wants(NULL, SIP_M_MESSAGE, &d));
+		assert_false(sip_authcache_wants(c, SIP_M_REGISTER, &d));
+		d.algorithm = MR_STR_LIT("MD5-sess");
+		assert_false(sip_authcache_wants(c, SIP_M_MESSAGE, &d));
+		d.algorithm = MR_STR_LIT("MD5");
+		d.qop = MR_STR_LIT("auth-int");
+		assert_false(sip_authcache_wants(c, SIP_M_MESSAGE, &d));
+	}
 	/* an HA1 of the wrong length is not cached */
 	make_req(&r, "alice", "alice-secret", REALM, "N5", 1, "d5");
 	assert_int_equal(sip_authcache_learn(c, &r.m, r.authz, MR_STR_LIT("abcd"), 5, 100),

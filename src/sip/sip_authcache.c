@@ -87,11 +87,6 @@ const struct sip_authcache_stats *sip_authcache_stats(const struct sip_authcache
 	return &c->st;
 }
 
-bool sip_authcache_wants(const struct sip_authcache *c, enum sip_method method)
-{
-	return c && (c->pol.methods & (uint32_t)method);
-}
-
 static void entry_drop(struct sip_authcache *c, struct ac_entry *e)
 {
 	explicit_bzero(e, sizeof(*e));
@@ -231,6 +226,26 @@ int sip_authcache_check(struct sip_authcache *c, const struct sip_msg *m, struct
 	return 0;
 }
 
+/* What the table can hold: qop=auth with a count, an algorithm without -sess (RFC 4740 §6.3 does
+ * not fit -sess: A1 depends on each cnonce), names that fit. Returns the algorithm or -EINVAL. */
+static int cacheable(const struct auth_digest *d)
+{
+	int alg = auth_alg_parse(d->algorithm);
+	uint32_t nc;
+
+	if (alg < 0 || auth_alg_is_sess((enum auth_alg)alg) || !usable_qop(d) ||
+	    parse_nc(d->nc, &nc) || (size_t)d->username.len + d->realm.len > AC_WHO_MAX ||
+	    d->username.len > 255 || d->realm.len > 255)
+		return -EINVAL;
+	return alg;
+}
+
+bool sip_authcache_wants(const struct sip_authcache *c, enum sip_method method,
+                         const struct auth_digest *cred)
+{
+	return c && (c->pol.methods & (uint32_t)method) && cred && cacheable(cred) >= 0;
+}
+
 int sip_authcache_learn(struct sip_authcache *c, const struct sip_msg *m, struct mr_str authz,
                         struct mr_str ha1, uint64_t txn, uint64_t now)
 {
@@ -245,13 +260,8 @@ int sip_authcache_learn(struct sip_authcache *c, const struct sip_msg *m, struct
 		return -ENOTSUP;
 	if (creds(m, authz, &d, scratch))
 		return -EINVAL;
-	alg = auth_alg_parse(d.algorithm);
-	/* -sess: RFC 4740 §6.3 does not fit (A1 depends on each cnonce); and without qop there
-	 * is no count to move */
-	if (alg < 0 || auth_alg_is_sess((enum auth_alg)alg) || !usable_qop(&d) ||
-	    parse_nc(d.nc, &nc) || ha1.len != auth_alg_hexlen((enum auth_alg)alg) ||
-	    (size_t)d.username.len + d.realm.len > AC_WHO_MAX || d.username.len > 255 ||
-	    d.realm.len > 255)
+	alg = cacheable(&d);
+	if (alg < 0 || parse_nc(d.nc, &nc) || ha1.len != auth_alg_hexlen((enum auth_alg)alg))
 		return -EINVAL;
 	b = bucket(c, d.nonce, &h1, &h2);
 	for (unsigned i = 0; i < AC_WAYS && !slot; i++)

@@ -46,9 +46,12 @@ struct sip_authcache;
 int sip_authcache_create(const struct sip_authcache_policy *pol, struct sip_authcache **out);
 void sip_authcache_destroy(struct sip_authcache *c);
 const struct sip_authcache_stats *sip_authcache_stats(const struct sip_authcache *c);
-/* Whether the policy lets requests of @method be validated here (then the MAR asks mara-aaa
- * for the HA1: dia_sipcli_mar.want_ha1). NULL @c: false. */
-bool sip_authcache_wants(const struct sip_authcache *c, enum sip_method method);
+/* Whether a request of @method with credentials @cred could be validated here later (policy
+ * methods, qop=auth, no -sess algorithm, names that fit): then its MAR asks mara-aaa for the
+ * HA1 (dia_sipcli_mar.want_ha1). Asking for what cannot be cached would make mara-aaa refuse
+ * the nonce's next counts for nothing. NULL @c: false. */
+bool sip_authcache_wants(const struct sip_authcache *c, enum sip_method method,
+                         const struct auth_digest *cred);
 
 /* What a local validation gives the UA back (Proxy-Authentication-Info). */
 struct sip_authcache_info {

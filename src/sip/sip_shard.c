@@ -417,7 +417,7 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	    cred.response.len) {
 		mar.cred = &cred;
 		mar.user_name = cred.username;
-		mar.want_ha1 = sip_authcache_wants(sh->ac, m->method);
+		mar.want_ha1 = sip_authcache_wants(sh->ac, m->method, &cred);
 		/* back to the server that minted the nonce: a direct peer, or via a relay */
 		mar.dest_host = dia_sipcli_opaque_host(cred.opaque);
 	}
