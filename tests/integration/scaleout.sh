@@ -18,6 +18,8 @@
 #      407 with stale=true (from the other instance: the relay answered 3002 and mara-proxy
 #      asked for a new challenge, or the relay routed the MAR by realm and the other instance
 #      re-challenged it) and the call completes
+#   5. the same with two instances as mara-proxy's direct peers: the pool sees the minter gone
+#      and mara-proxy asks the other for a fresh challenge itself (counted once)
 # Loopback only; every process stopped by PID; bounded waits and SIPp runs.
 # Exit: 0 pass, 1 fail, 77 skip (sipp, freeDiameterd, openssl, cc or a .fdx missing).
 set -u
@@ -221,6 +223,66 @@ check "the fresh challenge came one way or the other, exactly once ($gone + $fi_
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
 check "aaa$other exits 0 on SIGTERM" stop_ok "$OTHER_PID"
+
+# ---- 5. the same with the instances as mara-proxy's direct peers: the pool sees the minter gone -
+PA3=$(free_port) || exit 1
+PA4=$(free_port) || exit 1
+PS2=$(free_port) || exit 1
+PM2=$(free_port) || exit 1
+start_aaa aaa3 "$PA3" 'realm = "example.com";' || bail "aaa3"
+AAA3=$LAST_PID
+start_aaa aaa4 "$PA4" 'realm = "example.com";' || bail "aaa4"
+AAA4=$LAST_PID
+sed -e "s/127.0.0.1:$PS\"/127.0.0.1:$PS2\"/" -e "s/127.0.0.1:$PM\"/127.0.0.1:$PM2\"/" \
+	-e "s/origin_host = \"proxy.test\"/origin_host = \"proxy2.test\"/" \
+	"$W/proxy.conf" |
+	sed "s|aaa_peers = .*|aaa_peers = ( { host = \"aaa3.test\"; address = \"127.0.0.1:$PA3\"; }, { host = \"aaa4.test\"; address = \"127.0.0.1:$PA4\"; } );|" \
+	>"$W/proxy2.conf"
+"$PROXY" -c "$W/proxy2.conf" >"$W/proxy2.log" 2>&1 &
+PROXY2_PID=$!
+PIDS+=("$PROXY2_PID")
+wait_for "$W/proxy2.log" 'mara-proxy ready' 5 || bail "mara-proxy 2 did not start"
+{ wait_for "$W/proxy2.log" 'msg="peer open".*peer=aaa3.test' 10 &&
+	wait_for "$W/proxy2.log" 'msg="peer open".*peer=aaa4.test' 10; } || bail "proxy2 peers"
+{ scrape_to "$aaa3_STATS" "$W/d3.prom" && scrape_to "$aaa4_STATS" "$W/d4.prom" &&
+	scrape_to "$PM2" "$W/q0.prom"; } || bail "scrape"
+sipp -sf "$SCN/uac_stale.xml" "127.0.0.1:$PS2" -i 127.0.0.1 -nostdin -m 1 \
+	-key rdomain "127.0.0.1:$PS2" -s service -au alice -ap alice-secret \
+	-timeout 30s -timeout_error -trace_screen -screen_file "$W/stale2.screen" \
+	>"$W/stale2.out" 2>&1 &
+UAC_PID=$!
+PIDS+=("$UAC_PID")
+minter=
+for _ in $(seq 40); do
+	sleep 0.1
+	{ scrape_to "$aaa3_STATS" "$W/e3.prom" && scrape_to "$aaa4_STATS" "$W/e4.prom"; } || continue
+	if [ "$(maa "$W/e3.prom" challenge)" != "$(maa "$W/d3.prom" challenge)" ]; then
+		minter=3
+		break
+	fi
+	if [ "$(maa "$W/e4.prom" challenge)" != "$(maa "$W/d4.prom" challenge)" ]; then
+		minter=4
+		break
+	fi
+done
+[ -n "$minter" ] || bail "no direct instance challenged the call"
+if [ "$minter" = 3 ]; then kill -KILL "$AAA3"; OTHER_PID=$AAA4; else
+	kill -KILL "$AAA4"; OTHER_PID=$AAA3; fi
+echo "# aaa$minter (a direct peer) minted the nonce: killed during the UA's pause"
+for _ in $(seq 150); do kill -0 "$UAC_PID" 2>/dev/null || break; sleep 0.1; done
+if wait "$UAC_PID"; then
+	ok "direct peers: the call completed after a fresh challenge once aaa$minter was gone"
+else
+	nok "direct peers: the call after aaa$minter was killed"
+	tail -n 30 "$W/stale2.screen" | sed 's/^/# /'
+fi
+scrape_to "$PM2" "$W/q1.prom" || bail "scrape proxy2"
+g0=$(metric "$W/q0.prom" "$pkey")
+g1=$(metric "$W/q1.prom" "$pkey")
+check "direct peers: mara-proxy asked for the fresh challenge itself, once (got $((${g1:-0} - ${g0:-0})))" \
+	test "$((${g1:-0} - ${g0:-0}))" = 1
+check "mara-proxy 2 exits 0 on SIGTERM" stop_ok "$PROXY2_PID"
+check "aaa$((7 - minter)) exits 0 on SIGTERM" stop_ok "$OTHER_PID"
 check "no sanitizer report in mara's logs" \
-	test "$(grep -lE 'runtime error|Sanitizer' "$W/proxy.log" "$W"/aaa?.log | wc -l)" -eq 0
+	test "$(grep -lE 'runtime error|Sanitizer' "$W"/proxy*.log "$W"/aaa?.log | wc -l)" -eq 0
 exit $FAIL
