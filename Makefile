@@ -38,6 +38,15 @@ test: test-deps build
 bench: test-deps build
 	./bench/compare/run.sh $(BENCH_ARGS)
 
+# The Diameter server alone (bench/appsip/run.sh): mara-aaa against freeDiameter's app_sip (RFC 4740
+# server; built from the Debian source package, MariaDB private instance started and stopped by
+# the script), same mara-bench --flow mar load, median of 3 runs each; results in
+# bench/results/appsip-<UTC timestamp>/ (summary.md: MAR/s, ratio, CPU per MAR, machine). About
+# a minute plus the first set-up (apt, ~30 s build). Not part of `make test`.
+.PHONY: bench-appsip
+bench-appsip: build
+	MARA_BUILD=$(abspath $(BUILD)) ./bench/appsip/run.sh $(BENCH_ARGS)
+
 # Debian package (dpkg-buildpackage -us -uc -b) of the tree as git sees it (tracked and untracked
 # files, not the ignored ones), built in a copy under $(DEB_DIR)/src so neither build/ nor the
 # tree's parent is touched; the .deb, .buildinfo and .changes land in $(DEB_DIR).

@@ -84,6 +84,16 @@ struct bench_cfg {
 	char password[128];
 	char realm[128]; /* empty: the challenge's realm */
 	char callee[64];
+	/* mar: SIP-Method and Digest-Method (INVITE); with REGISTER the SIP-AOR is the user's own
+	 * sip:USER@DOMAIN and the Digest-URI sip:DOMAIN, as the proxy sends for a REGISTER */
+	char method[32];
+	/* mar: SIP-Server-URI in every MAR (empty: none, as mara-proxy sends). freeDiameter's
+	 * app_sip needs it: without it its handler fails, and a value other than the user's
+	 * stored one makes it write the database on every MAR */
+	char server_uri[160];
+	/* mar: MAR #1 carries SIP-Authorization with Digest-Username/Realm/URI and an empty
+	 * nonce and response (app_sip's "challenge me" form: it answers 5005 without them) */
+	bool empty_authz;
 	uint64_t calls; /* 0: --duration */
 	double duration_s;
 	double rate;          /* flows started per second, 0: closed loop */
@@ -111,7 +121,10 @@ struct bench_stats {
 	uint64_t started, completed, failed; /* measured flows only */
 	uint64_t sent, received;             /* SIP messages (or Diameter messages for mar) */
 	uint64_t retrans;
-	uint64_t mars; /* MAAs received (mar flow) */
+	uint64_t mars;    /* MAAs received (mar flow) */
+	uint64_t mars_ok; /* MAAs with the expected outcome: a challenge to MAR #1, an
+	                   * authorization to MAR #2 (mar flow) */
+	uint64_t mar_rc[BENCH_STATUS_MAX]; /* Result-Code of every MAA received (mar flow) */
 	uint64_t stray, tx_drops;
 	uint64_t stale; /* stale challenges answered again with the fresh nonce */
 	uint64_t fail[BENCH_F_COUNT];

@@ -4,7 +4,10 @@
  * MAR #1 (no credentials) -> 2008 challenge -> MAR #2 with digest credentials -> 2006.
  * Owns: the connections of each thread. Thread: the generator thread.
  * MARs are encoded with dia_sipcli_encode_mar() (the proxy's own encoder) straight into the
- * connection's output buffer; answers are matched by hop-by-hop id = slot | generation. */
+ * connection's output buffer; answers are matched by hop-by-hop id = slot | generation.
+ * --method, --server-uri and --empty-authz shape the MARs for servers with their own
+ * expectations (freeDiameter's app_sip: REGISTER only, SIP-Server-URI, an empty
+ * SIP-Authorization in MAR #1); a MAA counts in mars_ok when it is the expected step. */
 #include "bench.h"
 
 #include "dia.h"
@@ -54,6 +57,7 @@ static int send_mar(struct bench_thread *t, struct bench_call *c, const struct a
 {
 	struct bench_dconn *dc = &t->dconns[c->sock];
 	struct dia_sipcli_mar m = {0};
+	struct auth_digest empty;
 	char sid[96];
 	struct dia_enc e;
 	uint8_t *p;
@@ -66,11 +70,25 @@ static int send_mar(struct bench_thread *t, struct bench_call *c, const struct a
 		return -ENOBUFS;
 	n = snprintf(sid, sizeof(sid), "%s;%u;%u", dc->host, (unsigned)(c - t->calls), c->gen);
 	m.session_id = mr_str_make(sid, (size_t)n);
-	m.aor = mr_str_c(t->ruri);
-	m.method = MR_STR_LIT("INVITE");
+	m.aor = mr_str_c(t->aor);
+	m.method = mr_str_c(t->cfg->method);
+	if (!cred && t->cfg->empty_authz) {
+		/* app_sip's first round: the user, realm and URI, nonce and response empty, no
+		 * cnonce (its sign of a first round) */
+		empty = (struct auth_digest){.username = mr_str_c(t->cfg->user),
+		                             .realm = dest_realm(t),
+		                             .uri = mr_str_c(t->ruri)};
+		cred = &empty;
+	}
 	m.cred = cred;
 	dia_enc_init(&e, p, MAR_MAX);
 	n = dia_sipcli_encode_mar(&e, &dc->ident, dest_realm(t), &m);
+	if (n > 0 && t->cfg->server_uri[0]) {
+		/* after the encoder's AVPs: a MAR's AVP order is free past the Session-Id */
+		dia_enc_avp_str(&e, DIA_AVP_SIP_SERVER_URI, DIA_AVP_F_M,
+		                mr_str_c(t->cfg->server_uri));
+		n = dia_enc_finish(&e);
+	}
 	if (n < 0)
 		return n;
 	c->hbh = hbh_of(t, c);
@@ -126,7 +144,7 @@ static int answer_challenge(struct bench_thread *t, struct bench_call *c,
 	d.cnonce = mr_str_make(cnonce, (size_t)n);
 	d.nc = MR_STR_LIT("00000001");
 	d.qop = MR_STR_LIT("auth");
-	d.method = MR_STR_LIT("INVITE");
+	d.method = mr_str_c(t->cfg->method);
 	n = auth_digest_response(&t->hash, &d, mr_str_c(t->ha1), false, resp);
 	if (n < 0)
 		return n;
@@ -146,11 +164,21 @@ static void on_maa(struct bench_thread *t, const struct dia_msg *msg)
 		t->st.stray++;
 		return;
 	}
-	if (bench_measuring(t))
-		mr_count(&t->st.mars, 1);
 	if (dia_sipcli_decode_maa(msg, &r)) {
+		if (bench_measuring(t))
+			mr_count(&t->st.mars, 1);
 		bench_call_end(t, c, BENCH_F_PARSE, 0);
 		return;
+	}
+	if (bench_measuring(t)) {
+		mr_count(&t->st.mars, 1);
+		if (r.result_code < BENCH_STATUS_MAX)
+			t->st.mar_rc[r.result_code]++;
+		/* the unit of MAR/s: a MAR answered as the flow expects (a fresh challenge to
+		 * MAR #1, an authorization to MAR #2); a stale re-challenge is not */
+		if (c->state == BENCH_S_MAR1 ? r.outcome == DIA_SIPCLI_CHALLENGE && !r.chal.stale
+		                             : r.outcome == DIA_SIPCLI_AUTHORIZED)
+			mr_count(&t->st.mars_ok, 1);
 	}
 	if (c->state == BENCH_S_MAR1) {
 		if (r.outcome != DIA_SIPCLI_CHALLENGE) {
@@ -329,7 +357,15 @@ int bench_mar_setup(struct bench_thread *t)
 
 	if (cfg->table > (1u << HBH_SLOTS))
 		return -E2BIG;
-	snprintf(t->ruri, sizeof(t->ruri), "sip:%s@%s", cfg->callee, cfg->domain);
+	if (strcmp(cfg->method, "REGISTER") == 0) {
+		/* as mara-proxy asks for a REGISTER: the AOR is the To URI (the user's own), the
+		 * digest uri the Request-URI */
+		snprintf(t->ruri, sizeof(t->ruri), "sip:%s", cfg->domain);
+		snprintf(t->aor, sizeof(t->aor), "sip:%s@%s", cfg->user, cfg->domain);
+	} else {
+		snprintf(t->ruri, sizeof(t->ruri), "sip:%s@%s", cfg->callee, cfg->domain);
+		snprintf(t->aor, sizeof(t->aor), "sip:%s@%s", cfg->callee, cfg->domain);
+	}
 	t->dconns = calloc(cfg->conns, sizeof(*t->dconns));
 	if (!t->dconns)
 		return -ENOMEM;

@@ -142,6 +142,20 @@ static void report_json(const struct bench_cfg *cfg, const struct bench_stats *s
 	        (unsigned long long)st->mars, mar ? per_s(st->mars, el) : 0.0,
 	        (unsigned long long)st->retrans, (unsigned long long)st->stale,
 	        (unsigned long long)st->tx_drops, (unsigned long long)st->stray);
+	if (mar) {
+		fprintf(out,
+		        "\"method\":\"%s\",\"mars_ok\":%llu,\"mar_ok_per_s\":%.3f,\"mar_codes\":{",
+		        cfg->method, (unsigned long long)st->mars_ok, per_s(st->mars_ok, el));
+		for (unsigned i = 0; i < BENCH_STATUS_MAX; i++) {
+			if (!st->mar_rc[i])
+				continue;
+			fprintf(out, "%s\"%u\":%llu", first ? "" : ",", i,
+			        (unsigned long long)st->mar_rc[i]);
+			first = false;
+		}
+		fprintf(out, "},");
+		first = true;
+	}
 	fprintf(out, "\"failures\":{");
 	for (unsigned i = 0; i < BENCH_F_COUNT; i++)
 		fprintf(out, "%s\"%s\":%llu", i ? "," : "", bench_fail_names[i],
@@ -185,9 +199,16 @@ static void report_table(const struct bench_cfg *cfg, const struct bench_stats *
 	        (unsigned long long)st->started, (unsigned long long)st->completed,
 	        (unsigned long long)failed);
 	fprintf(out, "  %-20s %.1f\n", "flows/s", per_s(st->completed, el));
-	if (mar)
+	if (mar) {
 		fprintf(out, "  %-20s %.1f (%llu answered)\n", "MAR/s", per_s(st->mars, el),
 		        (unsigned long long)st->mars);
+		fprintf(out, "  %-20s %.1f (%llu as expected; Result-Codes", "MAR/s expected",
+		        per_s(st->mars_ok, el), (unsigned long long)st->mars_ok);
+		for (unsigned i = 0; i < BENCH_STATUS_MAX; i++)
+			if (st->mar_rc[i])
+				fprintf(out, " %u=%llu", i, (unsigned long long)st->mar_rc[i]);
+		fprintf(out, ")\n");
+	}
 	fprintf(out, "  %-20s %.1f (sent %llu, received %llu)\n",
 	        mar ? "Diameter msgs/s" : "SIP messages/s", per_s(st->sent + st->received, el),
 	        (unsigned long long)st->sent, (unsigned long long)st->received);

@@ -39,6 +39,7 @@ static void usage(FILE *out)
 	    "                  [--user U --password P --realm R] (--calls N | --duration S)\n"
 	    "                  (--rate R | --concurrency C) [--threads T] [--warmup S]\n"
 	    "                  [--max-fail F|F%%] [--json] [--local HOST]\n"
+	    "                  [--method M] [--server-uri U] [--empty-authz]   (mar)\n"
 	    "  --flow F          invite: INVITE/407/ACK/INVITE+auth/200/ACK/BYE/200;\n"
 	    "                    register, message: REQUEST/407/REQUEST+auth/200;\n"
 	    "                    message-burst: --burst MESSAGEs per UA on one nonce;\n"
@@ -64,6 +65,11 @@ static void usage(FILE *out)
 	    "  --json            one JSON object on stdout instead of the table\n"
 	    "  --progress        a progress line on stderr every second (default: on a tty)\n"
 	    "  --local HOST      local address of our sockets (default: the route's)\n"
+	    "  --method M        mar: SIP-Method and Digest-Method (INVITE); REGISTER makes the\n"
+	    "                    SIP-AOR sip:USER@DOMAIN and the digest uri sip:DOMAIN\n"
+	    "  --server-uri U    mar: a SIP-Server-URI AVP in every MAR (none)\n"
+	    "  --empty-authz     mar: MAR #1 carries SIP-Authorization with an empty nonce and\n"
+	    "                    response (freeDiameter app_sip's first round)\n"
 	    "  -h, --help        this text;  -V, --version  the version\n"
 	    "exit status: 0 pass, 1 failures above --max-fail, 2 usage or setup error\n");
 }
@@ -165,7 +171,10 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 		O_PROGRESS,
 		O_LOCAL,
 		O_FLOW,
-		O_TARGET
+		O_TARGET,
+		O_METHOD,
+		O_SERVER_URI,
+		O_EMPTY_AUTHZ
 	};
 	static const struct option opts[] = {
 	    {"flow", required_argument, NULL, O_FLOW},
@@ -192,6 +201,9 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 	    {"json", no_argument, NULL, O_JSON},
 	    {"progress", no_argument, NULL, O_PROGRESS},
 	    {"local", required_argument, NULL, O_LOCAL},
+	    {"method", required_argument, NULL, O_METHOD},
+	    {"server-uri", required_argument, NULL, O_SERVER_URI},
+	    {"empty-authz", no_argument, NULL, O_EMPTY_AUTHZ},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -242,6 +254,20 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 			break;
 		case O_LOCAL:
 			snprintf(cfg->local, sizeof(cfg->local), "%s", optarg);
+			break;
+		case O_METHOD:
+			if (!optarg[0] || strlen(optarg) >= sizeof(cfg->method) ||
+			    strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(optarg))
+				return bad("--method (an upper-case SIP method)", optarg);
+			snprintf(cfg->method, sizeof(cfg->method), "%s", optarg);
+			break;
+		case O_SERVER_URI:
+			if (strlen(optarg) >= sizeof(cfg->server_uri))
+				return bad("--server-uri (too long)", optarg);
+			snprintf(cfg->server_uri, sizeof(cfg->server_uri), "%s", optarg);
+			break;
+		case O_EMPTY_AUTHZ:
+			cfg->empty_authz = true;
 			break;
 		case O_JSON:
 			cfg->json = true;
@@ -308,6 +334,9 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 		return bad("argument", argv[optind]);
 	if (!have_flow)
 		return bad("--flow", "(missing)");
+	if (cfg->flow != BENCH_FLOW_MAR &&
+	    (strcmp(cfg->method, "INVITE") || cfg->server_uri[0] || cfg->empty_authz))
+		return bad("--method/--server-uri/--empty-authz (mar flow only)", NULL);
 	if (!target ||
 	    split_hostport(target, cfg->target_host, sizeof(cfg->target_host), &cfg->target_port) ||
 	    io_sockaddr_parse(cfg->target_host, cfg->target_port, &cfg->target, &cfg->target_len))
@@ -383,13 +412,16 @@ static void merge(struct bench_stats *dst, const struct bench_stats *s)
 	dst->received += s->received;
 	dst->retrans += s->retrans;
 	dst->mars += s->mars;
+	dst->mars_ok += s->mars_ok;
 	dst->stray += s->stray;
 	dst->tx_drops += s->tx_drops;
 	dst->stale += s->stale;
 	for (unsigned i = 0; i < BENCH_F_COUNT; i++)
 		dst->fail[i] += s->fail[i];
-	for (unsigned i = 0; i < BENCH_STATUS_MAX; i++)
+	for (unsigned i = 0; i < BENCH_STATUS_MAX; i++) {
 		dst->status[i] += s->status[i];
+		dst->mar_rc[i] += s->mar_rc[i];
+	}
 	if (s->end_us > dst->end_us)
 		dst->end_us = s->end_us;
 	for (unsigned i = 0; i < BENCH_L_COUNT; i++)
@@ -441,6 +473,7 @@ int main(int argc, char **argv)
 	snprintf(cfg.user, sizeof(cfg.user), "alice");
 	snprintf(cfg.password, sizeof(cfg.password), "alice-secret");
 	snprintf(cfg.callee, sizeof(cfg.callee), "bob");
+	snprintf(cfg.method, sizeof(cfg.method), "INVITE");
 	if (parse_args(argc, argv, &cfg))
 		return EXIT_USAGE;
 	if (getrandom(&cfg.run_id, sizeof(cfg.run_id), 0) != sizeof(cfg.run_id))

@@ -5,7 +5,9 @@
 #   1. --help / --version
 #   2. 2,000 invite flows at 500/s on 2 threads: 0 failures, JSON parses, completed == 2000
 #   3. register and message flows (and a short message-burst) likewise
-#   4. the mar flow straight at mara-aaa: 10,000 flows = 20,000 MARs, 0 failures
+#   4. the mar flow straight at mara-aaa: 10,000 flows = 20,000 MARs, 0 failures; and in
+#      freeDiameter app_sip's flavour (--method REGISTER --server-uri --empty-authz, as
+#      bench/appsip/run.sh drives both servers): every MAR answered as expected (mars_ok)
 #   5. a wrong --password: 403 failures and a non-zero exit status
 #   6. noauth against a proxy that does not challenge INVITE: 0 failures
 # Every process is stopped by PID at exit; every mara-bench run is bounded (timeout, --calls).
@@ -103,6 +105,23 @@ check "message-burst: 500 authenticated MESSAGEs answered" \
 bench mar --flow mar --target "127.0.0.1:$PA" --calls 10000 --concurrency 200 --threads 2
 check "mar: 10000 flows (20000 MARs) against mara-aaa, 0 failures" flow_ok mar 10000 $?
 check "mar: at least 20000 MAAs received" test "$(jget mar 'd["mars"]')" -ge 20000
+check "mar: every MAA as expected (mars_ok == mars), INVITE" \
+	test "$(jget mar 'd["mars_ok"] == d["mars"], d["method"]')" = "True INVITE"
+bench appsip --flow mar --target "127.0.0.1:$PA" --method REGISTER \
+	--server-uri sip:127.0.0.1:5060 --empty-authz --calls 1000 --concurrency 50 --conns 4
+check "mar, app_sip flavour (REGISTER, SIP-Server-URI, empty SIP-Authorization): 1000 flows, 0 failures" \
+	flow_ok appsip 1000 $?
+check "mar, app_sip flavour: 2000 MARs answered as expected, 1000 x 2008 then 1000 x 2006" \
+	test "$(jget appsip 'd["mars_ok"], d["method"], sorted(d["mar_codes"].items())')" \
+	= "2000 REGISTER [('2006', 1000), ('2008', 1000)]"
+# --empty-authz puts User-Name in MAR #1, so mara-aaa refuses an unknown user at once (5032)
+# instead of challenging (without it the flow fails only at MAR #2: twice the MARs)
+bench emptyauthz --flow mar --target "127.0.0.1:$PA" --method REGISTER --empty-authz \
+	--user nobody --calls 20 --concurrency 5 --max-fail 100%
+check "mar --empty-authz, unknown user: 20 flows refused on MAR #1 (20 MARs, 5032, 0 expected)" \
+	test "$(jget emptyauthz 'd["mars"], d["mars_ok"], d["mar_codes"]')" = "20 0 {'5032': 20}"
+"$BENCH" --flow register --target 127.0.0.1:1 --method REGISTER --calls 1 --rate 1 2>/dev/null
+check "--method on a SIP flow is a usage error (exit 2)" test $? -eq 2
 
 # ---- 5. wrong password ---------------------------------------------------------------------------
 bench wrong --flow invite --target "127.0.0.1:$PS" --uas "127.0.0.1:$PU" \
@@ -117,6 +136,8 @@ bench wrongmar --flow mar --target "127.0.0.1:$PA" --password wrong-password --c
 rc=$?
 check "wrong password (mar): 4001 counted, --max-fail 100% passes" \
 	test "$rc/$(jget wrongmar 'd["statuses"].get("4001")')" = "0/20"
+check "wrong password (mar): 40 MAAs, only the 20 challenges as expected" \
+	test "$(jget wrongmar 'd["mars"], d["mars_ok"]')" = "40 20"
 
 # ---- 6. noauth -----------------------------------------------------------------------------------
 proxy noauth "$PS2" 'auth_methods = [ "OPTIONS" ];' || exit 1
