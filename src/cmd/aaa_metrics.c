@@ -73,6 +73,7 @@ static void collect(void *arg, struct stats_emit *e)
 		size_t off;
 	} ev[] = {
 	    {"cer_rejected", offsetof(struct dia_peer_stats, cer_rejected)},
+	    {"capabilities_timeout", offsetof(struct dia_peer_stats, ce_timeouts)},
 	    {"election_won", offsetof(struct dia_peer_stats, elections_won)},
 	    {"election_lost", offsetof(struct dia_peer_stats, elections_lost)},
 	    {"duplicate_connection", offsetof(struct dia_peer_stats, duplicates)},

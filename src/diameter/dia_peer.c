@@ -343,6 +343,7 @@ static void wd_traffic(struct dia_conn *pc, bool is_dwa)
 static void go_open(struct dia_conn *pc)
 {
 	pc->state = DIA_PS_OPEN;
+	io_timer_disarm(pc->io.loop, &pc->close_timer); /* the capabilities exchange deadline */
 	mr_info("msg=\"peer open\" loop=%u peer=%s realm=%s role=%s", pc->io.loop->id,
 	        pc->peer_host, pc->peer_realm, pc->initiator ? "initiator" : "responder");
 	if (pc->wd == DIA_WD_REOPEN && send_simple_req(pc, DIA_CMD_DW, 0) == 0) {
@@ -359,7 +360,13 @@ static void close_fire(struct io_loop *l, struct io_timer *t)
 	struct dia_conn *pc = mr_container_of(t, struct dia_conn, close_timer);
 
 	(void)l;
-	mr_warn("msg=\"no DPA in time, closing\" peer=%s", pc->peer_host);
+	if (pc->state == DIA_PS_WAIT_CER || pc->state == DIA_PS_WAIT_CEA) {
+		mr_count(&pc->st->ce_timeouts, 1);
+		mr_warn("msg=\"capabilities exchange timed out, closing\" peer=%s state=%s",
+		        pc->peer_host[0] ? pc->peer_host : "?", dia_peer_state_name(pc->state));
+	} else {
+		mr_warn("msg=\"no DPA in time, closing\" peer=%s", pc->peer_host);
+	}
 	io_conn_close(&pc->io, -ETIMEDOUT);
 }
 
@@ -699,6 +706,7 @@ static void peer_on_connect(struct io_conn *c, int res)
 		return;
 	}
 	pc->state = DIA_PS_WAIT_CEA;
+	io_timer_arm(c->loop, &pc->close_timer, close_fire, DIA_CE_WAIT_MS);
 	if (send_simple_req(pc, DIA_CMD_CE, 0))
 		io_conn_close(c, -ENOBUFS);
 }
@@ -765,6 +773,7 @@ int dia_conn_accept(struct dia_conn *pc, struct io_loop *l, int fd, const struct
 	pc->tls = tls;
 	conn_common(pc, cfg, st);
 	pc->state = DIA_PS_WAIT_CER;
+	io_timer_arm(l, &pc->close_timer, close_fire, DIA_CE_WAIT_MS);
 	return 0;
 }
 

@@ -86,7 +86,12 @@ struct __attribute__((aligned(64))) dia_peer_stats {
 	uint64_t wd_suspect, wd_down;
 	uint64_t dpr_sent, dpr_rx, dpa_rx;
 	uint64_t unknown_hbh;
+	uint64_t ce_timeouts; /* no CER/CEA (or TLS handshake) within DIA_CE_WAIT_MS: closed */
 };
+
+/* A connection must finish its TLS handshake and capabilities exchange this soon after the
+ * TCP connection is up, or it is closed: a peer cannot hold connections without speaking. */
+#define DIA_CE_WAIT_MS 10000
 
 struct dia_conn {
 	struct io_conn io;

@@ -14,6 +14,7 @@
 #      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
 #   6. SIP over TLS: openssl s_client sends an INVITE to the proxy's TLS listener and the 407
 #      comes back over TLS
+#   7. a TCP connection to the TLS port that never handshakes is closed after 10 s (counted)
 # Loopback only; every process is stopped by PID; every wait is bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -100,6 +101,10 @@ EOF
 	PIDS+=("$PROXY_PID")
 	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
 }
+
+# 7. (checked at the end) a TCP connection to the TLS port that never says a word is closed
+exec 4<>"/dev/tcp/127.0.0.1/$PT" || nok "cannot open the idle connection"
+IDLE_AT=$SECONDS
 
 # ---- 1. mara-proxy -TLS-> mara-aaa, Figure 4 --------------------------------------------------------
 PS=$(free_port) || exit 1
@@ -227,6 +232,15 @@ check "the 407 carries a digest challenge" grep -qi '^Proxy-Authenticate: Digest
 scrape_to "$proxy_STATS" "$W/proxy.m6"
 s_ok=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="ok"')
 check "the SIP TLS handshake is counted ($s_ok)" test "$s_ok" -ge 1
+
+# ---- 7. the silent connection -----------------------------------------------------------------------
+check "a connection without handshake is closed after the capabilities exchange deadline" \
+	wait_for "$W/aaa.log" 'capabilities exchange timed out, closing.*state=wait-cer' 15
+check "... not before 10 s ($((SECONDS - IDLE_AT)) s)" test $((SECONDS - IDLE_AT)) -ge 9
+exec 4<&-
+scrape_to "$aaa_STATS" "$W/aaa.m7"
+ct=$(metric "$W/aaa.m7" mara_diameter_peer_events_total 'event="capabilities_timeout"')
+check "capabilities exchange timeouts counted ($ct)" test "$ct" -ge 1
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$P1"
 check "mara-aaa exits 0 on SIGTERM" stop_ok "$AAA_PID"
