@@ -642,8 +642,10 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 		stats_add(&sh->st.responses_dropped, 1);
 		return;
 	}
-	/* a TCP hop back: the connection the request came on, named in our Via (mc=) */
-	if (mr_str_ieq(m->via[1].transport, MR_STR_LIT("TCP"))) {
+	/* a TCP or TLS hop back: the connection the request came on, named in our Via (mc=);
+	 * never UDP for a UA that sent over a stream */
+	if (mr_str_ieq(m->via[1].transport, MR_STR_LIT("TCP")) ||
+	    mr_str_ieq(m->via[1].transport, MR_STR_LIT("TLS"))) {
 		struct mr_str mc;
 		uint32_t id = 0;
 

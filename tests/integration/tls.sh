@@ -13,7 +13,8 @@
 #   5. freeDiameterd as a TLS peer of mara-aaa (its RFC 6733 method: TLS at connection start on
 #      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
 #   6. SIP over TLS: openssl s_client sends an INVITE to the proxy's TLS listener and the 407
-#      comes back over TLS
+#      comes back over TLS; a whole authenticated call with a python3 UA on TLS
+#      (sip_tls_call.py) through the proxy to a SIPp UAS
 #   7. a TCP connection to the TLS port that never handshakes is closed after 10 s (counted)
 # Loopback only; every process is stopped by PID; every wait is bounded.
 set -u
@@ -229,6 +230,25 @@ printf 'INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;bran
 check "INVITE over TLS: 407 Proxy Authentication Required came back over TLS" \
 	grep -q '^SIP/2.0 407' "$W/sip_tls.out"
 check "the 407 carries a digest challenge" grep -qi '^Proxy-Authenticate: Digest' "$W/sip_tls.out"
+# the whole Figure 4 call with the UA on TLS (SIPp in Debian has no TLS: a small python3 UA)
+if command -v python3 >/dev/null; then
+	sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 30s -m 1 \
+		-trace_screen -screen_file "$W/uas6.screen" >"$W/uas6.out" 2>&1 &
+	UAS6=$!
+	PIDS+=("$UAS6")
+	sleep 0.3
+	if timeout 20 python3 "$SRC/tests/integration/sip_tls_call.py" 127.0.0.1 "$PST" "$W/ca.crt" \
+		proxy.test >"$W/tls_call.out" 2>&1; then
+		ok "Figure 4 over SIP/TLS: INVITE/407/ACK/INVITE+auth/200/ACK/BYE/200 ($(grep -c '^SIP/2.0' "$W/tls_call.out") responses)"
+	else
+		nok "Figure 4 over SIP/TLS"; cat "$W/tls_call.out"; grep -a -A30 "Messages" "$W/uas6.screen" | head -30
+	fi
+	for _ in $(seq 30); do kill -0 "$UAS6" 2>/dev/null || break; sleep 0.1; done
+	n=$(awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$W/uas6.screen")
+	check "the UAS completed the call (${n:-?})" test "${n:-0}" -eq 1
+else
+	echo "# python3 missing: the full call over SIP/TLS skipped"
+fi
 scrape_to "$proxy_STATS" "$W/proxy.m6"
 s_ok=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="ok"')
 check "the SIP TLS handshake is counted ($s_ok)" test "$s_ok" -ge 1
