@@ -66,12 +66,33 @@ static void test_ratelimit(void **state)
 	assert_int_equal(rl.suppressed, 0);
 }
 
+static void test_u32_dec(void **state)
+{
+	static const struct {
+		uint32_t v;
+		const char *s;
+	} cases[] = {{0, "0"},
+	             {9, "9"},
+	             {10, "10"},
+	             {70, "70"},
+	             {1000000, "1000000"},
+	             {4294967295u, "4294967295"}};
+	char buf[10];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned n = mr_u32_dec(buf, cases[i].v);
+
+		assert_int_equal(n, strlen(cases[i].s));
+		assert_memory_equal(buf, cases[i].s, n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_str),
-	    cmocka_unit_test(test_count),
-	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_str),       cmocka_unit_test(test_u32_dec),
+	    cmocka_unit_test(test_count),     cmocka_unit_test(test_levels),
 	    cmocka_unit_test(test_ratelimit),
 	};
 

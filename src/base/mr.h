@@ -63,6 +63,22 @@ static inline bool mr_str_eq(struct mr_str a, struct mr_str b)
 	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+/* @v in decimal at @out (at least 10 bytes; not NUL-terminated); returns the digits written.
+ * The hot paths' replacement for snprintf("%u"), which costs ~3 % of a saturated proxy. */
+static inline unsigned mr_u32_dec(char *out, uint32_t v)
+{
+	char tmp[10];
+	unsigned n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (unsigned i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
 /* ASCII case-insensitive comparison (header names, tokens, algorithm names). */
 static inline bool mr_str_ieq(struct mr_str a, struct mr_str b)
 {

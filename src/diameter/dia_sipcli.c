@@ -313,15 +313,25 @@ int dia_sipcli_session_id(char *out, size_t cap, struct mr_str origin_host, stru
 	/* The Call-ID hash seeds the From-tag hash, so ("ab","c") and ("a","bc") differ. */
 	XXH64_hash_t seed = XXH3_64bits(call_id.p, call_id.len);
 	XXH64_hash_t h = XXH3_64bits_withSeed(from_tag.p, from_tag.len, seed);
-	int n;
+	char tail[2 * 11 + sizeof(";mara")];
+	size_t n = 0;
 
+	/* "<origin-host>;<high 32>;<low 32>;mara" (RFC 6733 §8.8), without snprintf: per MAR */
+	tail[n++] = ';';
+	n += mr_u32_dec(tail + n, (uint32_t)(h >> 32));
+	tail[n++] = ';';
+	n += mr_u32_dec(tail + n, (uint32_t)h);
+	memcpy(tail + n, ";mara", 5);
+	n += 5;
 	if (cap == 0)
 		return -ENOBUFS;
-	n = snprintf(out, cap, "%.*s;%u;%u;mara", (int)origin_host.len,
-	             origin_host.p ? origin_host.p : "", (unsigned)(h >> 32), (unsigned)h);
-	if (n < 0 || (size_t)n >= cap) {
+	if (origin_host.len + n >= cap) {
 		out[0] = '\0';
 		return -ENOBUFS;
 	}
-	return n;
+	if (origin_host.len)
+		memcpy(out, origin_host.p, origin_host.len);
+	memcpy(out + origin_host.len, tail, n);
+	out[origin_host.len + n] = '\0';
+	return (int)(origin_host.len + n);
 }

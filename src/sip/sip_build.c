@@ -34,10 +34,9 @@ void sip_buf_cstr(struct sip_buf *b, const char *s)
 
 void sip_buf_u32(struct sip_buf *b, uint32_t v)
 {
-	char tmp[12];
-	int n = snprintf(tmp, sizeof(tmp), "%u", v);
+	char tmp[10];
 
-	sip_buf_put(b, tmp, (size_t)n);
+	sip_buf_put(b, tmp, mr_u32_dec(tmp, v));
 }
 
 /* ---- edits over the original message -----------------------------------------------------------
@@ -336,8 +335,10 @@ void sip_build_forward(struct sip_buf *b, const struct sip_proxy_cfg *cfg, const
 	if (m->h[SIP_HDR_MAX_FORWARDS] >= 0) {
 		const struct sip_hdr *h = &m->hdrs[m->h[SIP_HDR_MAX_FORWARDS]];
 
-		snprintf(mf, sizeof(mf), "%d", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
-		edit_add(&es, off_of(m, h->value), h->value.len, mr_str_c(mf), NULL);
+		unsigned n =
+		    mr_u32_dec(mf, m->max_forwards > 0 ? (uint32_t)m->max_forwards - 1 : 0);
+
+		edit_add(&es, off_of(m, h->value), h->value.len, mr_str_make(mf, n), NULL);
 	} else {
 		edit_add(&es, end_hdrs, 0, MR_STR_LIT("Max-Forwards: 70\r\n"), NULL);
 	}

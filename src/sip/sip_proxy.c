@@ -42,8 +42,8 @@ void sip_proxy_to_tag(const struct sip_proxy_cfg *cfg, const struct sip_msg *m, 
 static uint32_t loop_hash(const struct sip_msg *m)
 {
 	XXH3_state_t st;
-	char num[12];
-	int n = snprintf(num, sizeof(num), "%u", m->cseq);
+	char num[10];
+	unsigned n = mr_u32_dec(num, m->cseq);
 
 	XXH3_64bits_reset(&st);
 	XXH3_64bits_update(&st, m->ruri.p, m->ruri.len);
@@ -72,8 +72,8 @@ void sip_proxy_branch(const struct sip_msg *m, char *out)
 		XXH3_64bits_update(&st, &v->port, sizeof(v->port));
 	} else {
 		/* RFC 2543 peer: the fields a retransmission keeps (§16.11) */
-		char num[12];
-		int n = snprintf(num, sizeof(num), "%u", m->cseq);
+		char num[10];
+		unsigned n = mr_u32_dec(num, m->cseq);
 
 		if (m->nvia)
 			XXH3_64bits_update(&st, m->buf + v->off, v->len);
