@@ -475,6 +475,14 @@ void io_conn_close(struct io_conn *c, int reason)
 
 void io_conn_close_after_flush(struct io_conn *c)
 {
+	/* TLS: what is queued, then close_notify (RFC 8446 §6.1), leave with the last SEND */
+	if (c->tls && c->tls->done && !c->closing) {
+		if (c->out_len && io_tls_write(c->tls, c->out, c->out_len) == 0)
+			c->out_len = 0;
+		io_tls_shutdown(c->tls);
+		if (has_output(c))
+			queue_flush(c);
+	}
 	if (!has_output(c) && c->fl_len == 0) {
 		kill_conn(c, 0);
 		return;

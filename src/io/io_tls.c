@@ -228,6 +228,13 @@ int io_tls_write(struct io_tls *t, const uint8_t *buf, uint32_t len)
 	return 0;
 }
 
+void io_tls_shutdown(struct io_tls *t)
+{
+	ERR_clear_error();
+	SSL_shutdown(t->ssl); /* 0: close_notify written, theirs not read yet: we do not wait */
+	ERR_clear_error();
+}
+
 uint32_t io_tls_pending(const struct io_tls *t)
 {
 	return t->wbio ? (uint32_t)BIO_ctrl_pending(t->wbio) : 0;

@@ -78,6 +78,8 @@ int io_tls_read(struct io_tls *t, uint8_t *buf, uint32_t cap);
 /* Encrypts @len plaintext bytes into the write BIO (all of them: memory BIOs never block).
  * -EPROTO. Only once t->done. */
 int io_tls_write(struct io_tls *t, const uint8_t *buf, uint32_t len);
+/* Queues close_notify in the write BIO (nothing can be written after). */
+void io_tls_shutdown(struct io_tls *t);
 /* Ciphertext waiting in the write BIO. */
 uint32_t io_tls_pending(const struct io_tls *t);
 /* Moves up to @cap bytes of ciphertext out of the write BIO; returns how many. */
