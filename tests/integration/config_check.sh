@@ -7,7 +7,7 @@
 #     --print-default's output passes --check-config;
 #   * each bad file exits non-zero and stderr names the file, the line and the key (see CASES):
 #     unknown key, unknown section, syntax errors, out-of-range / wrongly typed watchdog_s,
-#     bad listen address and port, unknown algorithm, short nonce_secret, peer without host,
+#     bad listen address and port, unknown algorithm, short or all-zero nonce_secret, peer without host,
 #     a users file that does not exist, a users file with a bad line (names that file + line);
 #   * -c /nonexistent and unknown flags / stray arguments exit non-zero;
 #   * SIGHUP: a users file with a bad line is refused (the process keeps running with the old
@@ -144,6 +144,7 @@ CASES=(
 	'unknown_algorithm|2|algorithms|SHA-1|aaa = {\n  algorithms = [ "MD5", "SHA-1" ];\n};\n'
 	'short_nonce_secret|2|nonce_secret|64 hex|aaa = {\n  nonce_secret = "0123456789abcdef";\n};\n'
 	'nonhex_nonce_secret|2|nonce_secret|64 hex|aaa = {\n  nonce_secret = "0123456789abcdefg123456789abcdef0123456789abcdef0123456789abcdef";\n};\n'
+	'zero_nonce_secret|2|nonce_secret|placeholder|aaa = {\n  nonce_secret = "0000000000000000000000000000000000000000000000000000000000000000";\n};\n'
 	'batch_wait_out_of_range|3|batch_wait_us|range|proxy = {\n  threads = 2;\n  batch_wait_us = 5000;\n};\n'
 	'empty_aaa_peers|2|aaa_peers|at least one|proxy = {\n  aaa_peers = ( );\n};\n'
 	'ha1_cache_max_age_out_of_range|4|max_age_s|range|proxy = {\n  ha1_cache = {\n    enabled = true;\n    max_age_s = 0;\n  };\n};\n'
