@@ -7,6 +7,7 @@ host, port, ca, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 ctx = ssl.create_default_context(cafile=ca)
 s = ctx.wrap_socket(socket.create_connection((host, port), timeout=5), server_hostname=name)
 lport = s.getsockname()[1]
+print("tls %s %s" % (s.version(), s.cipher()[0]))
 buf = b""
 
 

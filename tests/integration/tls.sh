@@ -14,7 +14,9 @@
 #      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
 #   6. SIP over TLS: openssl s_client sends an INVITE to the proxy's TLS listener and the 407
 #      comes back over TLS; a whole authenticated call with a python3 UA on TLS
-#      (sip_tls_call.py) through the proxy to a SIPp UAS
+#      (sip_tls_call.py) through the proxy to a SIPp UAS; that proxy is configured TLS 1.3 only
+#      with one cipher suite: the UA gets that suite, a TLS 1.2 client and a client offering
+#      another suite are refused and counted
 #   7. a TCP connection to the TLS port that never handshakes is closed after 10 s (counted)
 # Loopback only; every process is stopped by PID; every wait is bounded.
 set -u
@@ -91,7 +93,7 @@ proxy = {
   origin_realm = "test";
   destination_realm = "example.com";
   aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:${AAA_AT:-$PT}"; tls = ${AAA_TLS:-true}; } );
-  tls = { cert = "$W/$crt.crt"; key = "$W/$crt.key"; ca = "$W/ca.crt"; };
+  tls = { cert = "$W/$crt.crt"; key = "$W/$crt.key"; ca = "$W/ca.crt"; ${TLS_EXTRA:-} };
   reconnect_s = 1;
   stats_listen = "127.0.0.1:$sport";
   $*
@@ -111,7 +113,9 @@ IDLE_AT=$SECONDS
 PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
 PST=$(free_port) || exit 1
-proxy proxy proxy proxy.test "$PS" "tls_listen = \"127.0.0.1:$PST\";" || exit 1
+# this proxy: TLS 1.3 only, one cipher suite (its Diameter side and its SIP listener)
+TLS_EXTRA='min_version = "TLSv1.3"; ciphersuites = "TLS_AES_256_GCM_SHA384";' \
+	proxy proxy proxy proxy.test "$PS" "tls_listen = \"127.0.0.1:$PST\";" || exit 1
 P1=$PROXY_PID
 if wait_for "$W/proxy.log" 'peer open' 10; then
 	ok "mara-proxy opened its Diameter connection to aaa.test over TLS"
@@ -246,12 +250,22 @@ if command -v python3 >/dev/null; then
 	for _ in $(seq 30); do kill -0 "$UAS6" 2>/dev/null || break; sleep 0.1; done
 	n=$(awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$W/uas6.screen")
 	check "the UAS completed the call (${n:-?})" test "${n:-0}" -eq 1
+	check "the SIP TLS listener negotiated TLS 1.3 with the one configured suite" \
+		grep -q '^tls TLSv1.3 TLS_AES_256_GCM_SHA384' "$W/tls_call.out"
 else
 	echo "# python3 missing: the full call over SIP/TLS skipped"
 fi
+echo | timeout 5 openssl s_client -connect "127.0.0.1:$PST" -CAfile "$W/ca.crt" -tls1_2 \
+	>"$W/tls12.out" 2>&1
+echo | timeout 5 openssl s_client -connect "127.0.0.1:$PST" -CAfile "$W/ca.crt" -tls1_3 \
+	-ciphersuites TLS_AES_128_GCM_SHA256 >"$W/aes128.out" 2>&1
+check "min_version = TLSv1.3: a TLS 1.2 client is refused" grep -q 'TLS handshake failed.*reason=.*unsupported protocol' "$W/proxy.log"
+check "ciphersuites: a client offering only another suite is refused" grep -q 'TLS handshake failed.*reason=.*no shared cipher' "$W/proxy.log"
 scrape_to "$proxy_STATS" "$W/proxy.m6"
 s_ok=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="ok"')
-check "the SIP TLS handshake is counted ($s_ok)" test "$s_ok" -ge 1
+check "the SIP TLS handshakes are counted ($s_ok)" test "$s_ok" -ge 2
+s_bad=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="failed"')
+check "the refused SIP TLS handshakes are counted ($s_bad)" test "$s_bad" -ge 2
 
 # ---- 7. the silent connection -----------------------------------------------------------------------
 check "a connection without handshake is closed after the capabilities exchange deadline" \
