@@ -1139,18 +1139,52 @@ static void test_random_flips(void **state)
 	assert_true(frames > 1000);
 }
 
+/* A configured nesting limit below DIA_MAX_NEST: 5014 with too_deep, the default still takes it. */
+static void test_validate_nest_limit(void **state)
+{
+	uint8_t buf[1024];
+	struct dia_error err;
+	struct dia_msg m;
+	int len = build_nested(buf, sizeof(buf), 3);
+
+	(void)state;
+	msg_from(&m, buf, len);
+	assert_int_equal(dia_msg_validate_nest(&m, 3, &err), 0);
+	assert_int_equal(err.rc, 0);
+	assert_false(err.too_deep);
+	assert_int_equal(dia_msg_validate_nest(&m, 2, &err), 0);
+	assert_int_equal(err.rc, DIA_RC_INVALID_AVP_LENGTH);
+	assert_true(err.too_deep);
+	assert_int_equal(dia_msg_validate(&m, &err), 0);
+	assert_int_equal(err.rc, 0);
+	len = build_nested(buf, sizeof(buf), DIA_MAX_NEST + 1);
+	msg_from(&m, buf, len);
+	assert_int_equal(dia_msg_validate_nest(&m, 0, &err), 0); /* 0: DIA_MAX_NEST */
+	assert_true(err.too_deep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mar_encode),      cmocka_unit_test(test_enc_overflow),
-	    cmocka_unit_test(test_enc_misuse),      cmocka_unit_test(test_mar_decode),
-	    cmocka_unit_test(test_group_roundtrip), cmocka_unit_test(test_vendor_roundtrip),
-	    cmocka_unit_test(test_typed_readers),   cmocka_unit_test(test_frame),
-	    cmocka_unit_test(test_frame_stream),    cmocka_unit_test(test_validate_table),
-	    cmocka_unit_test(test_validate_args),   cmocka_unit_test(test_validate_cer),
-	    cmocka_unit_test(test_error_answers),   cmocka_unit_test(test_error_answer_proxy_info),
-	    cmocka_unit_test(test_answer_hdr),      cmocka_unit_test(test_dict),
-	    cmocka_unit_test(test_dump_mar),        cmocka_unit_test(test_dump_kinds),
+	    cmocka_unit_test(test_validate_nest_limit),
+	    cmocka_unit_test(test_mar_encode),
+	    cmocka_unit_test(test_enc_overflow),
+	    cmocka_unit_test(test_enc_misuse),
+	    cmocka_unit_test(test_mar_decode),
+	    cmocka_unit_test(test_group_roundtrip),
+	    cmocka_unit_test(test_vendor_roundtrip),
+	    cmocka_unit_test(test_typed_readers),
+	    cmocka_unit_test(test_frame),
+	    cmocka_unit_test(test_frame_stream),
+	    cmocka_unit_test(test_validate_table),
+	    cmocka_unit_test(test_validate_args),
+	    cmocka_unit_test(test_validate_cer),
+	    cmocka_unit_test(test_error_answers),
+	    cmocka_unit_test(test_error_answer_proxy_info),
+	    cmocka_unit_test(test_answer_hdr),
+	    cmocka_unit_test(test_dict),
+	    cmocka_unit_test(test_dump_mar),
+	    cmocka_unit_test(test_dump_kinds),
 	    cmocka_unit_test(test_random_flips),
 	};
 

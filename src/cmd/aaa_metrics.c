@@ -107,6 +107,8 @@ static void collect(void *arg, struct stats_emit *e)
 	                   PEER(src, framing_errors));
 	stats_emit_counter(e, am->f[F_BAD], (const char *[]){"error_answered"},
 	                   PEER(src, invalid_msgs));
+	stats_emit_counter(e, am->f[F_BAD], (const char *[]){"avp_nesting_too_deep"},
+	                   PEER(src, too_deep));
 	stats_emit_counter(e, am->f[F_BAD], (const char *[]){"unknown_answer"},
 	                   PEER(src, unknown_hbh));
 	for (size_t i = 0; i < MR_ARRAY_SIZE(ev); i++)

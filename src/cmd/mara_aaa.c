@@ -413,6 +413,7 @@ static int shared_setup(struct aaa *a)
 	    .tw_ms = c->watchdog_s * 1000u,
 	    .dpa_wait_ms = 2000,
 	    .max_message = c->max_message,
+	    .max_nest = c->max_avp_nest,
 	    .accept_unknown = c->accept_unknown_peers,
 	    .known = a->known,
 	    .known_tls = a->known_tls,

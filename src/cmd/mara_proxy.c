@@ -37,6 +37,7 @@ struct proxy {
 	struct io_tls_ctx *dia_tls; /* towards aaa_peers with tls = true; NULL = none */
 	struct io_tls_ctx *sip_tls; /* the SIP TLS listener's; NULL = none */
 	struct sip_shard *shards;
+	struct sip_guard *guard; /* shared admission counters of every shard */
 	struct io_loop **loops;
 	unsigned nshards;
 };
@@ -215,7 +216,16 @@ static int start(struct proxy *p)
 	                  .max_age_s = c->ha1_cache.max_age_s,
 	                  .methods = c->ha1_cache.methods,
 	                  .entries = c->ha1_cache.entries},
+	    .max_message = c->max_message,
+	    .max_headers = c->max_headers,
+	    .max_via = c->max_via,
+	    .tcp_timeout_ms = c->tcp_message_timeout_ms,
 	};
+	p->guard = sip_guard_create(c->tcp_max_per_source, c->max_challenges_per_source,
+	                            c->max_challenges);
+	if (!p->guard)
+		return -ENOMEM;
+	p->scfg.guard = p->guard;
 	for (unsigned i = 0; i < c->npeers; i++) {
 		const struct conf_peer *cp = &c->peers[i];
 		bool v6 = strchr(cp->addr, ':') != NULL;
@@ -236,6 +246,7 @@ static int start(struct proxy *p)
 	    .tc_ms = c->reconnect_s * 1000u,
 	    .timeout_ms = c->diameter_timeout_ms,
 	    .batch_us = c->batch_wait_us,
+	    .max_avp_nest = c->max_avp_nest,
 	    .nshards = p->nshards,
 	    .shard_loops = (struct io_loop *const *)p->loops,
 	};
@@ -378,6 +389,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < p.nshards; i++)
 		sip_shard_fini(&p.shards[i]);
 	dia_pool_destroy(p.pool);
+	sip_guard_free(p.guard);
 	free(p.shards);
 	free(p.loops);
 	free(p.px);

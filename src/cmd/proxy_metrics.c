@@ -18,6 +18,16 @@ static const char *const method_names[SIP_SHARD_METHODS] = {
     "SUBSCRIBE", "NOTIFY", "PRACK", "UPDATE", "INFO", "REFER",    "PUBLISH",
 };
 
+static const char *const limit_names[SIP_SHARD_LIMITS] = {
+    [SIP_LIM_MESSAGE_SIZE] = "message_size",
+    [SIP_LIM_HEADERS] = "header_count",
+    [SIP_LIM_VIA] = "via_depth",
+    [SIP_LIM_TCP_PER_SOURCE] = "tcp_connections_per_source",
+    [SIP_LIM_TCP_SLOW] = "tcp_message_timeout",
+    [SIP_LIM_CHALLENGE_SOURCE] = "challenges_per_source",
+    [SIP_LIM_CHALLENGE_TOTAL] = "challenges_total",
+};
+
 enum fam {
 	F_REQ,      /* requests received by method */
 	F_RESP_IN,  /* responses received */
@@ -38,12 +48,15 @@ enum fam {
 	F_INFLIGHT, /* gauge */
 	F_RTT,      /* histogram */
 	F_FAILOVER,
-	F_PEER_UP, /* gauge per peer */
-	F_PEER_EV, /* per peer: opens, connects */
-	F_LOCAL,   /* requests validated by the ha1_cache, no MAR */
-	F_AC_FB,   /* requests with credentials the ha1_cache left to the MAR, by reason */
-	F_AC_EV,   /* ha1_cache entries learned / evicted */
-	F_AC_SIZE, /* gauge */
+	F_PEER_UP,   /* gauge per peer */
+	F_PEER_EV,   /* per peer: opens, connects */
+	F_LOCAL,     /* requests validated by the ha1_cache, no MAR */
+	F_AC_FB,     /* requests with credentials the ha1_cache left to the MAR, by reason */
+	F_AC_EV,     /* ha1_cache entries learned / evicted */
+	F_AC_SIZE,   /* gauge */
+	F_LIMIT,     /* hostile input refused, by limit */
+	F_DIA_LIMIT, /* Diameter messages refused by a limit */
+	F_OUTCOME,   /* what became of received requests: the balance */
 	F_COUNT,
 };
 
@@ -122,6 +135,17 @@ static void collect_sip(struct proxy_metrics *pm, struct stats_emit *e)
 	stats_emit_counter(e, pm->f[F_ABSORB], (const char *[]){"ack_of_local_response"},
 	                   SUM(pm, acks_absorbed));
 	stats_emit_gauge(e, pm->f[F_PENDING], NULL, (double)SUM(pm, pending_gauge));
+	for (unsigned k = 0; k < SIP_SHARD_LIMITS; k++)
+		stats_emit_counter(
+		    e, pm->f[F_LIMIT], (const char *[]){limit_names[k]},
+		    sum(pm, offsetof(struct sip_shard_stats, limit) + k * sizeof(uint64_t)));
+	stats_emit_counter(e, pm->f[F_OUTCOME], (const char *[]){"forwarded"},
+	                   SUM(pm, fwd_requests));
+	stats_emit_counter(e, pm->f[F_OUTCOME], (const char *[]){"answered"},
+	                   SUM(pm, req_answered));
+	stats_emit_counter(e, pm->f[F_OUTCOME], (const char *[]){"absorbed"},
+	                   SUM(pm, retrans_absorbed) + SUM(pm, acks_absorbed));
+	stats_emit_counter(e, pm->f[F_OUTCOME], (const char *[]){"dropped"}, SUM(pm, req_dropped));
 	stats_emit_counter(e, pm->f[F_TCP], NULL, SUM(pm, tcp_accepted));
 	for (unsigned k = 0; k < SIP_SHARD_RESULTS; k++) {
 		uint32_t rc = sip_shard_result_of_slot(k);
@@ -148,6 +172,8 @@ static void collect_diameter(struct proxy_metrics *pm, struct stats_emit *e)
 	sum_s = (double)ps.rtt_sum_ns / 1e9;
 	stats_emit_histogram(e, pm->f[F_RTT], NULL, ps.lat_hist, DIA_POOL_LAT_BUCKETS, sum_s);
 	stats_emit_counter(e, pm->f[F_FAILOVER], NULL, ps.failovers);
+	stats_emit_counter(e, pm->f[F_DIA_LIMIT], (const char *[]){"avp_nesting_too_deep"},
+	                   ps.too_deep);
 	for (unsigned i = 0; i < pm->npeers; i++) {
 		struct dia_pool_peer_stats p;
 
@@ -347,6 +373,25 @@ static const struct def defs[] = {
      "mara_diameter_peer_up",
      "1 when the peer is open with watchdog OKAY",
      {"peer"},
+     1},
+    {F_LIMIT,
+     STATS_COUNTER,
+     "mara_sip_limit_total",
+     "Messages and connections refused by a limit on hostile input or an admission cap",
+     {"limit"},
+     1},
+    {F_DIA_LIMIT,
+     STATS_COUNTER,
+     "mara_diameter_limit_total",
+     "Diameter messages from the AAA peers refused by a limit",
+     {"limit"},
+     1},
+    {F_OUTCOME,
+     STATS_COUNTER,
+     "mara_sip_request_outcomes_total",
+     "What became of the requests counted in mara_sip_requests_received_total (those still "
+     "parked are mara_sip_pending_requests)",
+     {"outcome"},
      1},
     {F_PEER_EV,
      STATS_COUNTER,

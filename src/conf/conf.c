@@ -80,6 +80,7 @@ static const struct field aaa_fields[] = {
     {"watchdog_s", F_UINT, AAA(watchdog_s), sizeof(unsigned), 6, 3600},
     {"reconnect_s", F_UINT, AAA(reconnect_s), sizeof(unsigned), 1, 3600},
     {"max_message", F_UINT, AAA(max_message), sizeof(unsigned), 4096, 1 << 24},
+    {"max_avp_nest", F_UINT, AAA(max_avp_nest), sizeof(unsigned), 1, 8},
     {"accept_unknown_peers", F_BOOL, AAA(accept_unknown_peers), 0, 0, 0},
     {"tls_listen", F_HOSTPORT_OPT, AAA(tls_listen_addr), 64, 0, 0, AAA(tls_listen_port)},
     {"tls", F_TLS, AAA(tls), 0, 0, 0},
@@ -110,6 +111,15 @@ static const struct field proxy_fields[] = {
     {"routes", F_ROUTES, PRX(routes), 0, 0, 0, PRX(nroutes)},
     {"allow", F_CIDRS, PRX(allow), 0, 0, 0, PRX(nallow)},
     {"max_pending", F_UINT, PRX(max_pending), sizeof(unsigned), 16, 1 << 22},
+    {"max_message", F_UINT, PRX(max_message), sizeof(unsigned), 1024, 65535},
+    {"max_headers", F_UINT, PRX(max_headers), sizeof(unsigned), 8, 96},
+    {"max_via", F_UINT, PRX(max_via), sizeof(unsigned), 2, 70},
+    {"max_avp_nest", F_UINT, PRX(max_avp_nest), sizeof(unsigned), 1, 8},
+    {"tcp_max_per_source", F_UINT, PRX(tcp_max_per_source), sizeof(unsigned), 1, 1 << 20},
+    {"tcp_message_timeout_ms", F_UINT, PRX(tcp_message_timeout_ms), sizeof(unsigned), 100, 600000},
+    {"max_challenges_per_source", F_UINT, PRX(max_challenges_per_source), sizeof(unsigned), 1,
+     1 << 22},
+    {"max_challenges", F_UINT, PRX(max_challenges), sizeof(unsigned), 1, 1 << 24},
     {"origin_host", F_STR, PRX(origin_host), CONF_NAME_MAX, 1, 0},
     {"origin_realm", F_STR, PRX(origin_realm), CONF_NAME_MAX, 1, 0},
     {"destination_realm", F_STR, PRX(destination_realm), CONF_NAME_MAX, 1, 0},
@@ -167,6 +177,14 @@ static void proxy_defaults(struct conf_proxy *p)
 	snprintf(p->allow[1], sizeof(p->allow[1]), "::1");
 	p->nallow = 2;
 	p->max_pending = 65536;
+	p->max_message = 65535;
+	p->max_headers = 96;
+	p->max_via = 70;
+	p->max_avp_nest = 8;
+	p->tcp_max_per_source = 64;
+	p->tcp_message_timeout_ms = 10000;
+	p->max_challenges_per_source = 256;
+	p->max_challenges = 16384;
 	snprintf(p->origin_host, sizeof(p->origin_host), "proxy.example.com");
 	snprintf(p->origin_realm, sizeof(p->origin_realm), "example.com");
 	snprintf(p->destination_realm, sizeof(p->destination_realm), "example.com");
@@ -203,6 +221,7 @@ void conf_defaults(struct conf *c)
 	a->watchdog_s = 30;
 	a->reconnect_s = 30;
 	a->max_message = 65536;
+	a->max_avp_nest = 8;
 	a->accept_unknown_peers = true;
 	a->nonce_lifetime_s = 300;
 	a->replay_entries = 1u << 20; /* 48 MiB: 3,500 new nonces a second over a 300 s lifetime */

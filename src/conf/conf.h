@@ -42,10 +42,11 @@ struct conf_aaa {
 	uint16_t listen_port;
 	char origin_host[CONF_NAME_MAX];
 	char origin_realm[CONF_NAME_MAX];
-	unsigned threads;          /* event loops; 0 = one per online CPU */
-	unsigned watchdog_s;       /* Tw, RFC 3539; >= 6 */
-	unsigned reconnect_s;      /* Tc */
-	unsigned max_message;      /* largest Diameter message accepted, bytes */
+	unsigned threads;      /* event loops; 0 = one per online CPU */
+	unsigned watchdog_s;   /* Tw, RFC 3539; >= 6 */
+	unsigned reconnect_s;  /* Tc */
+	unsigned max_message;  /* largest Diameter message accepted, bytes */
+	unsigned max_avp_nest; /* grouped AVP nesting accepted (<= DIA_MAX_NEST); deeper: 5014 */
 	bool accept_unknown_peers; /* CER from a host not in peers[] */
 	char tls_listen_addr[64];  /* Diameter over TLS listener; "" = off */
 	uint16_t tls_listen_port;
@@ -93,6 +94,16 @@ struct conf_proxy {
 	char allow[CONF_MAX_ALLOW][64]; /* destination allow-list (CIDRs) */
 	unsigned nallow;
 	unsigned max_pending; /* requests waiting for their MAA, per shard */
+	/* hostile input (issue 6): each refusal is counted on /metrics (mara_sip_limit_total) */
+	unsigned max_message;        /* largest SIP message, bytes (<= 65535): larger gets 513 */
+	unsigned max_headers;        /* header fields per message (<= 96): more gets 400 */
+	unsigned max_via;            /* Via values per message (<= 70): more gets 400 */
+	unsigned max_avp_nest;       /* grouped AVP nesting accepted from peers (<= 8) */
+	unsigned tcp_max_per_source; /* SIP TCP connections from one IP address, all shards */
+	unsigned tcp_message_timeout_ms; /* a TCP connection must complete a message within it */
+	/* unauthenticated flood (requests without credentials): challenge MARs in flight */
+	unsigned max_challenges_per_source; /* from one IP address, all shards */
+	unsigned max_challenges;            /* in total */
 	/* Diameter client */
 	char origin_host[CONF_NAME_MAX];
 	char origin_realm[CONF_NAME_MAX];

@@ -216,6 +216,7 @@ struct dia_error {
 	struct dia_avp failed;
 	uint32_t missing_code;
 	const char *what; /* static text for Error-Message and logs */
+	bool too_deep;    /* the 5014 is for grouped AVPs nested beyond the limit */
 };
 
 /* dia_msg_validate() : strict checks of a framed message against the dictionary, in this order:
@@ -226,6 +227,9 @@ struct dia_error {
  * Returns 0 (look at err->rc) or -EINVAL for bad arguments. Answers are checked too; the
  * caller decides whether an answer's problems are worth more than a log line. */
 int dia_msg_validate(const struct dia_msg *m, struct dia_error *err);
+/* The same with nesting limited to @max_nest levels (1..DIA_MAX_NEST; else DIA_MAX_NEST): a
+ * configured limit on hostile input, reported as 5014 with err->too_deep set. */
+int dia_msg_validate_nest(const struct dia_msg *m, int max_nest, struct dia_error *err);
 
 /* ---- encoding -------------------------------------------------------------------------- */
 

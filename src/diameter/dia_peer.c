@@ -604,7 +604,9 @@ static int dispatch(struct dia_conn *pc, const struct dia_msg *m)
 	struct dia_error err;
 	int ret;
 
-	dia_msg_validate(m, &err);
+	dia_msg_validate_nest(m, (int)pc->cfg->max_nest, &err);
+	if (mr_unlikely(err.too_deep))
+		mr_count(&pc->st->too_deep, 1);
 	if (mr_unlikely(mr_log_get_level() >= MR_LOG_DEBUG))
 		log_msg(pc, m);
 	if (pc->state == DIA_PS_WAIT_CER || pc->state == DIA_PS_WAIT_CEA) {

@@ -66,6 +66,7 @@ struct dia_peer_cfg {
 	unsigned tw_ms;       /* watchdog interval (jittered by +-2 s, never below 6 s) */
 	unsigned dpa_wait_ms; /* how long to wait for DPA before closing */
 	uint32_t max_message;
+	unsigned max_nest;        /* grouped AVP nesting accepted (0: DIA_MAX_NEST) */
 	bool accept_unknown;      /* accept CER from hosts not in @known */
 	const char *const *known; /* peer identities we know, NULL-terminated */
 	/* known_tls[i]: known[i] must come over TLS (its CER on plain TCP is refused); NULL: none
@@ -80,6 +81,7 @@ struct __attribute__((aligned(64))) dia_peer_stats {
 	uint64_t rx_msgs, tx_msgs;
 	uint64_t framing_errors; /* connection closed: framing lost */
 	uint64_t invalid_msgs;   /* answered with a 3xxx/5xxx error */
+	uint64_t too_deep;       /* of which: grouped AVPs nested beyond cfg->max_nest */
 	uint64_t cer_rejected;
 	uint64_t elections_won, elections_lost, duplicates;
 	uint64_t dwr_sent, dwa_rx, dwr_rx;

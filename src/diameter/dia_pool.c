@@ -907,6 +907,7 @@ void dia_pool_stats_get(const struct dia_pool *p, struct dia_pool_stats *o)
 	o->cancelled = ctr_get(&s->cancelled);
 	o->invalid = ctr_get(&s->invalid);
 	o->unknown_answers = ctr_get(&s->unknown_answers);
+	o->too_deep = mr_count_read(&p->pst.too_deep);
 	o->inflight = ctr_get(&s->inflight);
 	o->pool_wakes = ctr_get(&s->pool_wakes);
 	o->shard_wakes = ctr_get(&s->shard_wakes);
@@ -1104,6 +1105,7 @@ static void peer_cfg_init(struct dia_pool *p)
 	    .tw_ms = p->cfg.tw_ms,
 	    .dpa_wait_ms = DPA_WAIT_MS,
 	    .max_message = MAX_MESSAGE,
+	    .max_nest = p->cfg.max_avp_nest,
 	    .accept_unknown = false, /* we never listen: a CEA must come from a configured host */
 	    .known = p->known,
 	    .table = &p->table,

@@ -100,6 +100,7 @@ struct dia_pool_cfg {
 	unsigned timeout_ms;   /* per-request answer timeout (0 = 2000) */
 	unsigned max_inflight; /* requests sent and not answered, all peers (0 = 16384) */
 	unsigned queue_size;   /* per-shard ring size, power of two (0 = 4096) */
+	unsigned max_avp_nest; /* grouped AVP nesting accepted in answers (0 = DIA_MAX_NEST) */
 	unsigned nshards;
 	unsigned batch_us;                  /* io_loop_set_batch() of the pool thread's loop */
 	struct io_loop *const *shard_loops; /* woken with io_loop_wake(); their on_wake polls */
@@ -115,6 +116,7 @@ struct dia_pool_stats {
 	uint64_t cancelled;       /* returned -ECANCELED at stop */
 	uint64_t invalid;         /* returned -EINVAL or -EMSGSIZE */
 	uint64_t unknown_answers; /* hop-by-hop not pending on that peer (late, after failover) */
+	uint64_t too_deep;        /* messages with grouped AVPs nested beyond max_avp_nest */
 	uint64_t inflight;        /* gauge: sent and not yet answered */
 	uint64_t pool_wakes;      /* eventfd writes by dia_pool_kick() (not one per request) */
 	uint64_t shard_wakes;     /* eventfd writes to shard loops (not one per answer) */

@@ -83,7 +83,7 @@ static bool is_opaque_group(const struct dia_avp *a)
 
 /* Pass 1 (5014): AVP lengths at every level, fixed-size types, nesting. @level counts the
  * grouped AVPs around @it. Returns true when an error was recorded. */
-static bool check_lengths(struct dia_avp_iter *it, int level, struct dia_error *err)
+static bool check_lengths(struct dia_avp_iter *it, int level, int max, struct dia_error *err)
 {
 	const struct dia_avp_def *def;
 	struct dia_avp_iter child;
@@ -100,17 +100,18 @@ static bool check_lengths(struct dia_avp_iter *it, int level, struct dia_error *
 		}
 		if (def->type != DIA_T_GROUPED || is_opaque_group(&a))
 			continue;
-		if (level >= DIA_MAX_NEST) {
+		if (level >= max) {
 			/* Reported as its header with an empty payload (RFC 6733 §7.1.5), so the
 			 * answer does not carry the over-deep structure back. */
 			a.raw_len -= a.data.len;
 			a.data.len = 0;
 			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a,
 			          "grouped AVPs nested too deep");
+			err->too_deep = true;
 			return true;
 		}
 		dia_avp_iter_init_group(&child, &a);
-		if (check_lengths(&child, level + 1, err))
+		if (check_lengths(&child, level + 1, max, err))
 			return true;
 	}
 	if (rc < 0) {
@@ -195,6 +196,11 @@ static void check_required(const struct dia_msg *m, struct dia_error *err)
 
 int dia_msg_validate(const struct dia_msg *m, struct dia_error *err)
 {
+	return dia_msg_validate_nest(m, DIA_MAX_NEST, err);
+}
+
+int dia_msg_validate_nest(const struct dia_msg *m, int max_nest, struct dia_error *err)
+{
 	struct dia_avp_iter it;
 	struct flag_scan s;
 
@@ -208,7 +214,9 @@ int dia_msg_validate(const struct dia_msg *m, struct dia_error *err)
 		return 0;
 
 	dia_avp_iter_init(&it, m);
-	if (check_lengths(&it, 0, err))
+	if (max_nest <= 0 || max_nest > DIA_MAX_NEST)
+		max_nest = DIA_MAX_NEST;
+	if (check_lengths(&it, 0, max_nest, err))
 		return 0;
 
 	memset(&s, 0, sizeof(s));

@@ -30,6 +30,8 @@ struct sip_pend {
 	uint32_t tcp_id;  /* 0 = came over UDP */
 	bool bound;       /* its MAR named the server that minted the nonce (Destination-Host) */
 	bool rechallenge; /* that server was gone: its MAR now asks for a fresh challenge */
+	bool challenge;   /* a MAR without credentials: holds a sip_guard challenge slot */
+	uint32_t bucket;  /* its source's sip_guard bucket */
 	struct sip_rcv rcv;
 	char *msg;
 	uint32_t len;
@@ -41,6 +43,9 @@ struct sip_tcp {
 	struct sip_shard *sh;
 	uint32_t id;
 	bool outbound; /* we connected (to a next hop) */
+	bool guarded;  /* inbound: holds a sip_guard TCP slot of @bucket */
+	uint32_t bucket;
+	uint64_t deadline_ms; /* inbound: a message must be complete by then (0: idle is fine) */
 	struct sip_tcp *next;
 };
 
@@ -162,7 +167,7 @@ drop:
 	return false;
 }
 
-static void out_end(struct sip_shard *sh, struct sip_out *o)
+static bool out_end(struct sip_shard *sh, struct sip_out *o)
 {
 	if (o->b.err) { /* nothing half-written leaves: the slot goes back, the reservation
 		         * is simply not committed */
@@ -170,12 +175,13 @@ static void out_end(struct sip_shard *sh, struct sip_out *o)
 			stats_add(&sh->st.send_drops, 1);
 		if (o->slot)
 			io_udp_slot_put(&sh->udp, o->slot);
-		return;
+		return false;
 	}
 	if (o->slot)
 		io_udp_send(&sh->udp, o->slot, o->b.len, &o->to, o->tolen);
 	else
 		io_conn_tx_commit(&o->tc->io, o->b.len);
+	return true;
 }
 
 /* ---- local responses ----------------------------------------------------------------------- */
@@ -199,7 +205,8 @@ static void reply_dest(const struct sip_msg *m, const struct sip_rcv *rcv,
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
-static void reply(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+/* Returns whether the response was queued. */
+static bool reply(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
                   struct sip_tcp *tc, unsigned code, const char *reason, struct mr_str extra)
 {
 	struct sockaddr_storage to;
@@ -208,22 +215,42 @@ static void reply(struct sip_shard *sh, const struct sip_msg *m, const struct si
 	char tag[24];
 
 	if (m->method == SIP_M_ACK) /* never answer an ACK */
-		return;
+		return false;
 	if (rcv->tp == SIP_TP_TCP && !tc)
-		return; /* its connection is gone */
+		return false; /* its connection is gone */
 	reply_dest(m, rcv, &to, &tolen);
 	stats_add(&sh->st.sent_by_code[sip_shard_code_slot(code)], 1);
 	sip_proxy_to_tag(px_of(sh), m, tag);
 	if (!out_begin(sh, &o, rcv->tp, &to, tolen, tc, m->len + extra.len + 512))
-		return;
+		return false;
 	sip_build_response(&o.b, m, rcv, code, reason, mr_str_c(tag), extra);
-	out_end(sh, &o);
+	return out_end(sh, &o);
 }
 
-static void reply_code(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+static bool reply_code(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
                        struct sip_tcp *tc, unsigned code)
 {
-	reply(sh, m, rcv, tc, code, NULL, (struct mr_str){0});
+	return reply(sh, m, rcv, tc, code, NULL, (struct mr_str){0});
+}
+
+/* 503 with Retry-After (RFC 3261 §21.5.4): the proxy sheds load or has no usable peer. */
+static bool reply_503(struct sip_shard *sh, const struct sip_msg *m, const struct sip_rcv *rcv,
+                      struct sip_tcp *tc)
+{
+	char ra[64];
+	int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
+
+	return reply(sh, m, rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
+}
+
+/* The end of a request counted in rx_requests: answered here, or dropped when the answer
+ * could not be queued. */
+static void answered(struct sip_shard *sh, bool sent)
+{
+	if (sent)
+		stats_add(&sh->st.req_answered, 1);
+	else
+		stats_add(&sh->st.req_dropped, 1);
 }
 
 /* ---- forwarding ------------------------------------------------------------------------------ */
@@ -244,10 +271,15 @@ static void forward_ex(struct sip_shard *sh, const struct sip_msg *m, const stru
 		n += snprintf(branch + SIP_BRANCH_LEN, 64 - SIP_BRANCH_LEN, ";mc=%u", tc->id);
 	if (via_extra)
 		snprintf(branch + n, sizeof(branch) - (size_t)n, "%s", via_extra);
-	if (!out_begin(sh, &o, d->next_tp, &d->next, d->next_len, NULL, m->len + OUT_EXTRA))
+	if (!out_begin(sh, &o, d->next_tp, &d->next, d->next_len, NULL, m->len + OUT_EXTRA)) {
+		stats_add(&sh->st.req_dropped, 1);
 		return;
+	}
 	sip_build_forward(&o.b, px_of(sh), m, rcv, d, branch);
-	out_end(sh, &o);
+	if (!out_end(sh, &o)) {
+		stats_add(&sh->st.req_dropped, 1);
+		return;
+	}
 	stats_add(&sh->st.fwd_requests, 1);
 }
 
@@ -315,6 +347,9 @@ static void pend_del(struct sip_shard *sh, struct sip_pend *p)
 	free(p->msg);
 	p->msg = NULL;
 	p->used = false;
+	if (p->challenge)
+		sip_guard_put(sh->cfg->guard, SIP_GUARD_CHALLENGE, p->bucket);
+	p->challenge = false;
 	p->gen++;
 	p->next_free = t->free_head;
 	t->free_head = idx + 1;
@@ -377,7 +412,8 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	struct auth_digest cred = {0}; /* parse leaves method and body_hash alone */
 	struct dia_pool_req *req;
 	struct sip_pend *p;
-	uint32_t slot, idx;
+	uint32_t slot, idx, bucket = 0;
+	bool guarded = false;
 	int ret;
 
 	p = pend_find(sh, txn_key(m), &slot);
@@ -396,17 +432,14 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 			return;
 		}
 	}
-	if (!t->free_head) {
+	if (!t->free_head) { /* bounded: shed at once rather than queue without end */
 		stats_add(&sh->st.pending_full, 1);
-		reply_code(sh, m, rcv, tc, 503);
+		answered(sh, reply_503(sh, m, rcv, tc));
 		return;
 	}
 	if (!dia_pool_usable_peers(sh->cfg->pool)) {
-		char ra[64];
-		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
-
 		stats_add(&sh->st.no_peer_503, 1);
-		reply(sh, m, rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
+		answered(sh, reply_503(sh, m, rcv, tc));
 		return;
 	}
 	mar_base(sh, m, &mar, sid, sizeof(sid));
@@ -421,6 +454,18 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 		/* back to the server that minted the nonce: a direct peer, or via a relay */
 		mar.dest_host = dia_sipcli_opaque_host(cred.opaque);
 	}
+	/* no credentials: a MAR only the source's share and the global cap allow, so a flood
+	 * of unauthenticated requests cannot keep the AAA servers busy without bound */
+	bucket = sip_guard_bucket(&rcv->src);
+	if (!mar.cred && sh->cfg->guard &&
+	    (ret = sip_guard_take(sh->cfg->guard, SIP_GUARD_CHALLENGE, bucket))) {
+		stats_add(&sh->st.limit[ret == -EMFILE ? SIP_LIM_CHALLENGE_SOURCE
+		                                       : SIP_LIM_CHALLENGE_TOTAL],
+		          1);
+		answered(sh, reply_503(sh, m, rcv, tc));
+		return;
+	}
+	guarded = !mar.cred && sh->cfg->guard;
 	req = dia_pool_mar_new(sh->cfg->pool, &mar, &ret);
 	if (!req) {
 		mr_debug("msg=\"cannot encode MAR\" shard=%u err=%d", sh->id, ret);
@@ -447,25 +492,31 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	p->bound = mar.dest_host.len != 0;
 	p->rechallenge = false;
 	req->cookie = (uint64_t)p->gen << 32 | idx;
-	if (dia_pool_submit(sh->cfg->pool, sh->id, req)) {
+	if (dia_pool_submit(sh->cfg->pool, sh->id, req)) { /* the ring to the pool is full */
 		free(p->msg);
 		p->msg = NULL;
 		dia_pool_req_free(req);
+		if (guarded)
+			sip_guard_put(sh->cfg->guard, SIP_GUARD_CHALLENGE, bucket);
 		stats_add(&sh->st.pending_full, 1);
-		reply_code(sh, m, rcv, tc, 503);
+		answered(sh, reply_503(sh, m, rcv, tc));
 		return;
 	}
 	t->free_head = p->next_free;
 	p->used = true;
+	p->challenge = guarded;
+	p->bucket = bucket;
 	t->index[slot] = idx + 1;
 	stats_add(&sh->st.pending_gauge, 1);
 	stats_add(&sh->st.mar_submitted, 1);
 	sh->kick = true;
 	return;
 fail:
+	if (guarded)
+		sip_guard_put(sh->cfg->guard, SIP_GUARD_CHALLENGE, bucket);
 	stats_add(&sh->st.mar_errors, 1);
 	mr_debug("msg=\"MAR not sent: 500\" shard=%u", sh->id);
-	reply_code(sh, m, rcv, tc, 500);
+	answered(sh, reply_code(sh, m, rcv, tc, 500));
 }
 
 /* ---- Figure 4: MAA in -------------------------------------------------------------------------
@@ -501,12 +552,12 @@ static void challenge(struct sip_shard *sh, const struct sip_msg *m, const struc
 	sip_buf_cstr(&b, "\r\n");
 	if (b.err) {
 		stats_add(&sh->st.err_500, 1);
-		reply_code(sh, m, rcv, tc, 500);
+		answered(sh, reply_code(sh, m, rcv, tc, 500));
 		return;
 	}
 	stats_add(&sh->st.challenges, 1);
 	stats_add(&sh->st.stale_challenges, (uint64_t)(c->stale));
-	reply(sh, m, rcv, tc, 407, NULL, mr_str_make(hdr, b.len));
+	answered(sh, reply(sh, m, rcv, tc, 407, NULL, mr_str_make(hdr, b.len)));
 }
 
 static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
@@ -522,29 +573,27 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 
 	if (!p || !p->used || p->gen != gen)
 		goto out;
-	if (p->tcp_id && !(tc = tcp_by_id(sh, p->tcp_id)))
-		goto done; /* the UA's connection is gone: nobody to answer */
-	if (sip_parse(&m, p->msg, p->len, false) <= 0)
+	if ((p->tcp_id && !(tc = tcp_by_id(sh, p->tcp_id))) || /* the UA's connection is gone */
+	    sip_parse(&m, p->msg, p->len, false) <= 0) {
+		stats_add(&sh->st.req_dropped, 1);
 		goto done;
+	}
 	if (req->status == -EHOSTUNREACH && rechallenge(sh, &m, p, req) == 0)
 		return; /* a new request is with the pool; @p stays parked */
 	if (req->status == -ENOTCONN || req->status == -EHOSTUNREACH || req->status == -ECANCELED) {
-		char ra[64];
-		int n = snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", sh->cfg->retry_after_s);
-
 		stats_add(&sh->st.no_peer_503, 1);
-		reply(sh, &m, &p->rcv, tc, 503, NULL, mr_str_make(ra, (size_t)n));
+		answered(sh, reply_503(sh, &m, &p->rcv, tc));
 		goto done;
 	}
 	if (req->status) {
 		stats_add(&sh->st.mar_timeouts, (uint64_t)(req->status == -ETIMEDOUT));
 		stats_add(&sh->st.err_500, 1);
-		reply_code(sh, &m, &p->rcv, tc, 500);
+		answered(sh, reply_code(sh, &m, &p->rcv, tc, 500));
 		goto done;
 	}
 	if (dia_msg_init(&maa, req->maa, req->maa_len) || dia_sipcli_decode_maa(&maa, &r)) {
 		stats_add(&sh->st.err_500, 1);
-		reply_code(sh, &m, &p->rcv, tc, 500);
+		answered(sh, reply_code(sh, &m, &p->rcv, tc, 500));
 		goto done;
 	}
 	stats_add(&sh->st.maa_by_code[sip_shard_result_slot(r.result_code)], 1);
@@ -576,11 +625,11 @@ static void on_maa(struct sip_shard *sh, struct dia_pool_req *req)
 	case DIA_SIPCLI_REFUSED:
 	case DIA_SIPCLI_UNSUPPORTED:
 		stats_add(&sh->st.refused, 1);
-		reply_code(sh, &m, &p->rcv, tc, 403);
+		answered(sh, reply_code(sh, &m, &p->rcv, tc, 403));
 		break;
 	default:
 		stats_add(&sh->st.err_500, 1);
-		reply_code(sh, &m, &p->rcv, tc, 500);
+		answered(sh, reply_code(sh, &m, &p->rcv, tc, 500));
 		break;
 	}
 done:
@@ -614,10 +663,10 @@ static void on_request(struct sip_shard *sh, const struct sip_msg *m, const stru
 			int n = snprintf(un, sizeof(un), "Unsupported: %.*s\r\n",
 			                 (int)d.unsupported.len, d.unsupported.p);
 
-			reply(sh, m, rcv, tc, 420, NULL,
-			      mr_str_make(un, n < (int)sizeof(un) ? (size_t)n : 0));
+			answered(sh, reply(sh, m, rcv, tc, 420, NULL,
+			                   mr_str_make(un, n < (int)sizeof(un) ? (size_t)n : 0)));
 		} else {
-			reply_code(sh, m, rcv, tc, d.code);
+			answered(sh, reply_code(sh, m, rcv, tc, d.code));
 		}
 		return;
 	case SIP_V_AUTH:
@@ -682,6 +731,28 @@ static void on_response(struct sip_shard *sh, const struct sip_msg *m)
 static void on_message(struct sip_shard *sh, const struct sip_msg *m, int ret,
                        const struct sip_rcv *rcv, struct sip_tcp *tc)
 {
+	const struct sip_shard_cfg *cfg = sh->cfg;
+	int lim = -1;
+
+	/* the configured limits, below the parser's own (whose overflow, -E2BIG, counts too) */
+	if (ret == -E2BIG)
+		lim = m->nhdrs >= SIP_MAX_HEADERS ? SIP_LIM_HEADERS : SIP_LIM_VIA;
+	else if (ret > 0 && cfg->max_message && m->len > cfg->max_message)
+		lim = SIP_LIM_MESSAGE_SIZE;
+	else if (ret > 0 && cfg->max_headers && m->nhdrs > cfg->max_headers)
+		lim = SIP_LIM_HEADERS;
+	else if (ret > 0 && cfg->max_via && m->nvia > cfg->max_via)
+		lim = SIP_LIM_VIA;
+	if (mr_unlikely(lim >= 0)) {
+		stats_add(&sh->st.limit[lim], 1);
+		if (m->request && m->nvia && m->call_id.len)
+			reply(sh, m, rcv, tc, lim == SIP_LIM_MESSAGE_SIZE ? 513 : 400,
+			      lim == SIP_LIM_VIA       ? "Too Many Via Headers"
+			      : lim == SIP_LIM_HEADERS ? "Too Many Headers"
+			                               : NULL,
+			      (struct mr_str){0});
+		return;
+	}
 	if (mr_likely(ret > 0)) {
 		if (m->request)
 			on_request(sh, m, rcv, tc);
@@ -745,6 +816,7 @@ static int tcp_data(struct io_conn *c, const uint8_t *buf, uint32_t len)
 	struct sip_shard *sh = t->sh;
 	struct sip_rcv rcv;
 	uint32_t off = 0;
+	bool framed = false;
 
 	fill_rcv(&rcv, &c->peer, sizeof(c->peer), SIP_TP_TCP);
 	while (off < len && !c->closing) {
@@ -765,6 +837,21 @@ static int tcp_data(struct io_conn *c, const uint8_t *buf, uint32_t len)
 		}
 		on_message(sh, &m, ret, &rcv, t);
 		off += (uint32_t)ret;
+		framed = true;
+	}
+	if (sh->cfg->max_message && len - off > sh->cfg->max_message && !c->closing) {
+		/* a message that can only end larger than allowed: nothing to answer yet */
+		stats_add(&sh->st.limit[SIP_LIM_MESSAGE_SIZE], 1);
+		io_conn_close(c, -EMSGSIZE);
+		return (int)len;
+	}
+	/* slowloris: the clock runs from the first byte of an incomplete message (from accept
+	 * for the first one); a connection with nothing pending may idle */
+	if (!t->outbound) {
+		if (off == len)
+			t->deadline_ms = 0;
+		else if (framed || !t->deadline_ms)
+			t->deadline_ms = c->loop->now_ms + sh->cfg->tcp_timeout_ms;
 	}
 	return (int)off;
 }
@@ -775,6 +862,8 @@ static void tcp_close(struct io_conn *c, int reason)
 	struct sip_shard *sh = t->sh;
 
 	(void)reason;
+	if (t->guarded)
+		sip_guard_put(sh->cfg->guard, SIP_GUARD_TCP, t->bucket);
 	for (struct sip_tcp **pp = &sh->tcp_conns; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
@@ -789,12 +878,26 @@ static const struct io_conn_ops tcp_ops = {.on_data = tcp_data, .on_close = tcp_
 static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
 {
 	struct sip_shard *sh = mr_container_of(l, struct sip_shard, loop);
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	uint32_t bucket = 0;
 	struct sip_tcp *t;
 	int ret;
 
+	if (sh->cfg->guard && getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		bucket = sip_guard_bucket(&ss);
+		if (sip_guard_take(sh->cfg->guard, SIP_GUARD_TCP, bucket)) {
+			stats_add(&sh->st.limit[SIP_LIM_TCP_PER_SOURCE], 1);
+			close(fd);
+			return;
+		}
+	} else if (sh->cfg->guard) {
+		close(fd); /* already reset by its peer */
+		return;
+	}
 	if (sh->stopping || !(t = tcp_new(sh))) {
 		close(fd);
-		return;
+		goto unguard;
 	}
 	if (ls == &sh->tls_ls)
 		ret = io_conn_init_tls(&t->io, l, fd, &tcp_ops, SIP_MAX_MSG + 1, 4u << 20,
@@ -804,11 +907,35 @@ static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
 	if (ret) {
 		close(fd);
 		free(t);
-		return;
+		goto unguard;
 	}
+	t->guarded = sh->cfg->guard != NULL;
+	t->bucket = bucket;
+	if (sh->cfg->tcp_timeout_ms)
+		t->deadline_ms = l->now_ms + sh->cfg->tcp_timeout_ms;
 	t->next = sh->tcp_conns;
 	sh->tcp_conns = t;
 	stats_add(&sh->st.tcp_accepted, 1);
+	return;
+unguard:
+	if (sh->cfg->guard)
+		sip_guard_put(sh->cfg->guard, SIP_GUARD_TCP, bucket);
+}
+
+/* Once a second (or tcp_timeout_ms / 4): closes inbound connections whose message is late.
+ * O(connections of this shard); the per-source cap bounds how many one host can hold. */
+static void tcp_sweep(struct io_loop *l, struct io_timer *tm)
+{
+	struct sip_shard *sh = mr_container_of(tm, struct sip_shard, tcp_timer);
+	unsigned period = sh->cfg->tcp_timeout_ms / 4;
+
+	for (struct sip_tcp *t = sh->tcp_conns; t; t = t->next)
+		if (!t->outbound && t->deadline_ms && t->deadline_ms <= l->now_ms &&
+		    !t->io.closing) {
+			stats_add(&sh->st.limit[SIP_LIM_TCP_SLOW], 1);
+			io_conn_close(&t->io, -ETIMEDOUT);
+		}
+	io_timer_arm(l, tm, tcp_sweep, period > 1000 ? 1000 : period ? period : 1);
 }
 
 /* ---- loop hooks -------------------------------------------------------------------------------
@@ -941,6 +1068,8 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 	}
 	if (!ret && cfg->tls)
 		ret = tls_listen(sh);
+	if (!ret && (cfg->tcp || cfg->tls) && cfg->tcp_timeout_ms) /* slowloris, TLS too */
+		io_timer_arm(&sh->loop, &sh->tcp_timer, tcp_sweep, 100);
 	return ret;
 }
 
@@ -1036,7 +1165,7 @@ int sip_shard_set_rules(struct sip_shard *shards, unsigned n, struct sip_shard_c
 }
 
 static const unsigned code_slots[SIP_SHARD_CODES - 1] = {400, 403, 404, 407, 416, 420,
-                                                         482, 483, 500, 503, 505};
+                                                         482, 483, 500, 503, 505, 513};
 
 unsigned sip_shard_code_slot(unsigned code)
 {

@@ -13,6 +13,7 @@
 #include "dia_pool.h"
 #include "io.h"
 #include "sip_authcache.h"
+#include "sip_guard.h"
 #include "sip_proxy.h"
 
 #include <pthread.h>
@@ -38,11 +39,28 @@ struct sip_shard_cfg {
 	unsigned udp_slots;     /* sends in flight */
 	unsigned batch_us;      /* io_loop_set_batch(): 0 = wake on every completion */
 	struct sip_authcache_policy ha1_cache; /* local re-authentication (sip_authcache.h) */
+	/* limits on hostile input (0: the parser's own, SIP_MAX_*); refusals are counted in
+	 * sip_shard_stats.limit[] */
+	unsigned max_message, max_headers, max_via;
+	unsigned tcp_timeout_ms; /* an inbound TCP connection completes a message within it */
+	struct sip_guard *guard; /* shared by all shards: TCP per source, challenge MARs */
 };
 
 #define SIP_SHARD_METHODS 15 /* enum sip_method bits */
-#define SIP_SHARD_CODES   12 /* local response codes counted one by one, the last: others */
+#define SIP_SHARD_CODES   13 /* local response codes counted one by one, the last: others */
 #define SIP_SHARD_RESULTS 14 /* MAA Result-Codes counted one by one, the last: others */
+
+/* Limits of issue 6, as counted in sip_shard_stats.limit[]. */
+enum sip_shard_limit {
+	SIP_LIM_MESSAGE_SIZE,     /* larger than max_message: 513 (UDP, TCP) */
+	SIP_LIM_HEADERS,          /* more header fields than max_headers: 400 */
+	SIP_LIM_VIA,              /* more Via values than max_via: 400 */
+	SIP_LIM_TCP_PER_SOURCE,   /* connection refused: its source holds tcp_max_per_source */
+	SIP_LIM_TCP_SLOW,         /* connection closed: no complete message in tcp_timeout_ms */
+	SIP_LIM_CHALLENGE_SOURCE, /* 503: its source has max_challenges_per_source MARs out */
+	SIP_LIM_CHALLENGE_TOTAL,  /* 503: max_challenges MARs without credentials are out */
+	SIP_SHARD_LIMITS,
+};
 
 /* Per-shard counters: written by the shard thread only (stats_add: no RMW), read by the stats
  * thread with relaxed loads; on their own cache lines (no false sharing between shards). */
@@ -66,6 +84,12 @@ struct __attribute__((aligned(64))) sip_shard_stats {
 	uint64_t send_drops; /* no send slot, or a TCP peer not reading */
 	uint64_t tcp_accepted, tcp_closed;
 	uint64_t pending_gauge;
+	uint64_t limit[SIP_SHARD_LIMITS];
+	/* what became of every request counted in rx_requests (the balance the fault tests
+	 * check): rx_requests = fwd_requests + req_answered + req_dropped + retrans_absorbed +
+	 * acks_absorbed + pending_gauge */
+	uint64_t req_answered; /* a local response was queued */
+	uint64_t req_dropped;  /* no response could be sent (send queue, connection gone) */
 };
 
 struct sip_pend;
@@ -87,7 +111,8 @@ struct sip_shard {
 	bool stopping;
 	_Atomic uint64_t turns; /* loop turns done: a reload waits for it to move */
 	struct io_timer stop_timer;
-	struct sip_authcache *ac; /* NULL when ha1_cache is off */
+	struct sip_authcache *ac;  /* NULL when ha1_cache is off */
+	struct io_timer tcp_timer; /* closes inbound connections past their message deadline */
 	pthread_t th;
 	struct sip_shard_stats st;
 };
