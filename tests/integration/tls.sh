@@ -12,6 +12,7 @@
 #   4. a TLS client with no certificate at all (openssl s_client): refused and counted
 #   5. freeDiameterd as a TLS peer of mara-aaa (its RFC 6733 method: TLS at connection start on
 #      the peer's secure port): CER/CEA inside TLS, STATE_OPEN on both sides
+#   5b. mara-aaa as a TLS client (peers { connect = true; tls = true; }) of another mara-aaa
 #   6. SIP over TLS: openssl s_client sends an INVITE to the proxy's TLS listener and the 407
 #      comes back over TLS; a whole authenticated call with a python3 UA on TLS
 #      (sip_tls_call.py) through the proxy to a SIPp UAS; that proxy is configured TLS 1.3 only
@@ -42,7 +43,7 @@ cert() {
 }
 { ca ca && ca rogue_ca && cert ca aaa aaa.test && cert ca proxy proxy.test &&
 	cert rogue_ca rogue proxy2.test && cert ca liar liar.test && cert ca fd fdtls.test &&
-	cert ca sip sip.test; } || { echo "not ok - openssl could not make the certificates"; cat "$W/openssl.log"; exit 1; }
+	cert ca sip sip.test && cert ca aaa2 aaa2.test; } || { echo "not ok - openssl could not make the certificates"; cat "$W/openssl.log"; exit 1; }
 
 # ---- 0. configuration: what uses TLS must have readable credentials ---------------------------------
 # refused NAME PATTERN CONFIG: --check-config refuses CONFIG with a line matching PATTERN
@@ -225,6 +226,16 @@ EOF
 else
 	echo "# freeDiameterd, dict_sip or the bind_lo shim not available: part 5 skipped"
 fi
+
+# ---- 5b. mara-aaa as the TLS client: a second mara-aaa connects to the first one's TLS port ----------
+PA2=$(free_port) || exit 1
+start_aaa aaa2 "$PA2" "peers = ( { host = \"aaa.test\"; address = \"127.0.0.1:$PT\"; connect = true; tls = true; } );
+  tls = { cert = \"$W/aaa2.crt\"; key = \"$W/aaa2.key\"; ca = \"$W/ca.crt\"; };" || exit 1
+AAA2_PID=$LAST_PID
+check "mara-aaa connects to a peer over TLS (peers { connect = true; tls = true; })" \
+	wait_for "$W/aaa2.log" 'peer open.*peer=aaa.test.*role=initiator' 10
+check "... and the other side sees aaa2.test" wait_for "$W/aaa.log" 'peer open.*peer=aaa2.test.*role=responder' 5
+check "mara-aaa (TLS client) exits 0 on SIGTERM" stop_ok "$AAA2_PID"
 
 # ---- 6. SIP over TLS ------------------------------------------------------------------------------------------
 check "mara-proxy logs its SIP TLS listener" grep -q "SIP over TLS.*listen=127.0.0.1:$PST" "$W/proxy.log"
