@@ -385,6 +385,17 @@ static int rechallenge(struct sip_shard *sh, const struct sip_msg *m, struct sip
 
 	if (p->rechallenge || !p->bound)
 		return -EALREADY;
+	/* a MAR without credentials: under the same caps as any other (released by pend_del) */
+	if (sh->cfg->guard && !p->challenge) {
+		ret = sip_guard_take(sh->cfg->guard, SIP_GUARD_CHALLENGE, p->bucket);
+		if (ret) {
+			stats_add(&sh->st.limit[ret == -EMFILE ? SIP_LIM_CHALLENGE_SOURCE
+			                                       : SIP_LIM_CHALLENGE_TOTAL],
+			          1);
+			return ret;
+		}
+		p->challenge = true;
+	}
 	mar_base(sh, m, &mar, sid, sizeof(sid));
 	req = dia_pool_mar_new(sh->cfg->pool, &mar, &ret);
 	if (!req)
