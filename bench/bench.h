@@ -172,7 +172,7 @@ struct bench_call {
 	uint64_t t_req;    /* us: current request first sent */
 	uint8_t nonce_len, opaque_len, alg;
 	char nonce[96];
-	char opaque[48];
+	char opaque[255]; /* mara-aaa: "dh:<Origin-Host>" (uint8_t opaque_len) */
 	char last[BENCH_MSG_MAX];
 };
 
