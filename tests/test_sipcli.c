@@ -166,6 +166,42 @@ static void test_mar2_valid(void **state)
 	assert_int_equal(a.data.len, 0);
 }
 
+/* Credentials go back to the server that minted the nonce: Destination-Host from the opaque. */
+static void test_mar_dest_host(void **state)
+{
+	struct dia_sipcli_mar mar = {MR_STR_LIT("s;1;2;mara"),
+	                             MR_STR_LIT("sip:bob@example.com"),
+	                             MR_STR_LIT("INVITE"),
+	                             {0},
+	                             &cred};
+	uint8_t buf[2048];
+	struct dia_msg m;
+	struct dia_error err;
+	char longhost[300];
+
+	(void)state;
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("dh:aaa1.example.com")), "aaa1.example.com");
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("dh:aaa_2-x.test")), "aaa_2-x.test");
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("dh:")), NULL);
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("5ccc069c403ebaf9f0171e9517f40e41")), NULL);
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("DH:aaa1.test")), NULL);
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("dh:aaa1.test\r\nX: y")), NULL);
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("dh:aaa 1")), NULL);
+	assert_slice(dia_sipcli_opaque_host(MR_STR_LIT("dh:aaa\"1")), NULL);
+	memcpy(longhost, "dh:", 3);
+	memset(longhost + 3, 'a', 256);
+	assert_int_equal(dia_sipcli_opaque_host(mr_str_make(longhost, 3 + 255)).len, 255);
+	assert_int_equal(dia_sipcli_opaque_host(mr_str_make(longhost, 3 + 256)).len, 0);
+	/* absent without a host, present and valid with one */
+	assert_true(encode(buf, sizeof(buf), &mar, &m) > 0);
+	assert_slice(avp_str(&m, DIA_AVP_DESTINATION_HOST), NULL);
+	mar.dest_host = MR_STR_LIT("aaa1.example.com");
+	assert_true(encode(buf, sizeof(buf), &mar, &m) > 0);
+	assert_int_equal(dia_msg_validate(&m, &err), 0);
+	assert_slice(avp_str(&m, DIA_AVP_DESTINATION_HOST), "aaa1.example.com");
+	assert_slice(avp_str(&m, DIA_AVP_DESTINATION_REALM), "example.com");
+}
+
 static void test_mar_errors(void **state)
 {
 	struct dia_sipcli_mar mar = {MR_STR_LIT("s;1;2;mara"),
@@ -485,7 +521,7 @@ int main(void)
 	    cmocka_unit_test(test_mar1_valid),         cmocka_unit_test(test_mar2_valid),
 	    cmocka_unit_test(test_mar_errors),         cmocka_unit_test(test_maa_table),
 	    cmocka_unit_test(test_maa_full_challenge), cmocka_unit_test(test_maa_malformed),
-	    cmocka_unit_test(test_session_id),
+	    cmocka_unit_test(test_session_id),         cmocka_unit_test(test_mar_dest_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -432,6 +432,7 @@ static void plan_validate(struct dia_sipsrv *s, const struct dia_msg *m, const s
 		plan_challenge(s, v, p);
 		p->stale = true;
 		mr_count(&s->st.replayed, 1);
+		mr_count(&s->st.refused[DIA_SIPSRV_R_REPLAYED], 1);
 		return;
 	}
 	if (ret == -EALREADY && !(m->hdr.flags & DIA_FLAG_T)) {
