@@ -128,6 +128,8 @@ static void collect_sip(struct proxy_metrics *pm, struct stats_emit *e)
 	                   SUM(pm, responses_dropped));
 	stats_emit_counter(e, pm->f[F_DROP], (const char *[]){"send_queue_full"},
 	                   SUM(pm, send_drops));
+	stats_emit_counter(e, pm->f[F_DROP], (const char *[]){"next_hop_tcp_failed"},
+	                   SUM(pm, next_hop_tcp_failed));
 	stats_emit_counter(e, pm->f[F_DROP], (const char *[]){"pending_table_full"},
 	                   SUM(pm, pending_full));
 	stats_emit_counter(e, pm->f[F_ABSORB], (const char *[]){"retransmission"},

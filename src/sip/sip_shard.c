@@ -884,7 +884,18 @@ static void tcp_close(struct io_conn *c, int reason)
 	free(t);
 }
 
-static const struct io_conn_ops tcp_ops = {.on_data = tcp_data, .on_close = tcp_close};
+/* A next hop over TCP that cannot be reached (refused, unreachable, timed out): what was queued
+ * for it is lost, and counted (no crash, the stateless proxy has no copy to answer from). */
+static void tcp_connected(struct io_conn *c, int res)
+{
+	struct sip_tcp *t = mr_container_of(c, struct sip_tcp, io);
+
+	if (res < 0)
+		stats_add(&t->sh->st.next_hop_tcp_failed, 1);
+}
+
+static const struct io_conn_ops tcp_ops = {
+    .on_data = tcp_data, .on_connect = tcp_connected, .on_close = tcp_close};
 
 static void on_accept(struct io_loop *l, struct io_listener *ls, int fd)
 {

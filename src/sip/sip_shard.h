@@ -83,6 +83,7 @@ struct __attribute__((aligned(64))) sip_shard_stats {
 	uint64_t fwd_requests, fwd_responses, responses_dropped;
 	uint64_t send_drops; /* no send slot, or a TCP peer not reading */
 	uint64_t tcp_accepted, tcp_closed;
+	uint64_t next_hop_tcp_failed; /* outbound connect() failed: what it held is lost */
 	uint64_t pending_gauge;
 	uint64_t limit[SIP_SHARD_LIMITS];
 	/* what became of every request counted in rx_requests (the balance the fault tests

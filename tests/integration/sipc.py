@@ -3,11 +3,12 @@
 # sipc.py - a small SIP client for the limit and fault scripts: sends crafted requests over UDP
 # or TCP and prints what comes back, one line per answer. Loopback only; every wait is bounded.
 #
-#   sipc.py udp HOST PORT KIND [--src IP] [-n N] [-t S]
-#       sends N requests of KIND (ok, big, headers, via) without credentials, each with its own
+#   sipc.py udp HOST PORT KIND [--src IP] [-n N] [-t S] [--ruri URI]
+#       sends N requests of KIND (ok, big, headers, via: INVITE; ack: ACK) without credentials,
+#       each with its own
 #       Call-ID, from one socket (rport: answers come back to it); prints "CODE REASON" per
 #       answer received within S seconds (default 1), then "answers=A"; "Retry-After" is
-#       printed as "ra=V" after the code when present.
+#       printed as "ra=V" after the code when present, and "t=MS" the time since the last send.
 #   sipc.py tcpconns HOST PORT N [-t S]
 #       opens N connections at once and reports after S seconds how many the proxy closed:
 #       "open=O closed=C".
@@ -18,6 +19,9 @@ import socket
 import sys
 import time
 import uuid
+
+
+RURI = None
 
 
 def request(kind, host, port, lport, i):
@@ -31,12 +35,14 @@ def request(kind, host, port, lport, i):
         extra = [f"X-Pad-{k}: {k}" for k in range(40)]
     elif kind == "big":
         body = "v=0\r\n" + "a=x-pad:" + "y" * 3000 + "\r\n"
-    lines = [f"INVITE sip:bob@{host}:{port} SIP/2.0"] + vias + [
+    ruri = RURI or f"sip:bob@{host}:{port}"
+    method = "ACK" if kind == "ack" else "INVITE"  # an ACK is forwarded without credentials
+    lines = [f"{method} {ruri} SIP/2.0"] + vias + [
         "Max-Forwards: 70",
         f"To: <sip:bob@{host}>",
         f"From: <sip:alice@{host}>;tag=t{i}",
         f"Call-ID: {cid}",
-        "CSeq: 1 INVITE",
+        f"CSeq: 1 {method}",
         f"Contact: <sip:alice@127.0.0.1:{lport}>",
     ] + extra + [
         "Content-Type: application/sdp" if body else "X-No-Body: 1",
@@ -70,13 +76,17 @@ def main():
     wait = float(opt(args, "-t", "1"))
     src = opt(args, "--src", "127.0.0.1")
     n = int(opt(args, "-n", "1"))
+    global RURI
+    RURI = opt(args, "--ruri", None)
     mode, host, port = args[0], args[1], int(args[2])
     if mode == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # a burst's answers
         s.bind((src, 0))
         lport = s.getsockname()[1]
         for i in range(n):
             s.sendto(request(args[3], host, port, lport, i), (host, port))
+        t0 = time.monotonic()
         s.settimeout(0.05)
         got = 0
         end = time.monotonic() + wait
@@ -86,7 +96,7 @@ def main():
             except socket.timeout:
                 continue
             got += 1
-            print(first_line(data), flush=True)
+            print(f"{first_line(data)} t={(time.monotonic() - t0) * 1000:.0f}", flush=True)
         print(f"answers={got}")
     elif mode == "tcpconns":
         conns = []
