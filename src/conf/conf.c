@@ -183,7 +183,7 @@ static void proxy_defaults(struct conf_proxy *p)
 	p->max_avp_nest = 8;
 	p->tcp_max_per_source = 64;
 	p->tcp_message_timeout_ms = 10000;
-	p->max_challenges_per_source = 256;
+	p->max_challenges_per_source = 1024;
 	p->max_challenges = 16384;
 	snprintf(p->origin_host, sizeof(p->origin_host), "proxy.example.com");
 	snprintf(p->origin_realm, sizeof(p->origin_realm), "example.com");

@@ -265,6 +265,17 @@ void io_conn_reap(struct io_loop *l)
 		int fd = c->fd;
 
 		l->dead = c->dead_next;
+		/* output queued in the turn it died in (a connect() refused while bytes waited):
+		 * off the flush list before the owner may free it (rare: a linear unlink) */
+		if (c->flush_queued) {
+			for (struct io_conn **pp = &l->flush; *pp; pp = &(*pp)->flush_next)
+				if (*pp == c) {
+					*pp = c->flush_next;
+					break;
+				}
+			c->flush_queued = false;
+			c->flush_next = NULL;
+		}
 		free(c->rx);
 		free(c->out);
 		free(c->fl);

@@ -17,6 +17,12 @@
 #      Error or Warning (Notes and Chats allowed); INVITE, 407, ACK, 200 and BYE decoded between
 #      UAC and proxy, INVITE, ACK, 200 and BYE between proxy and UAS; Multimedia-Auth requests
 #      and answers (code 286) decoded, with SIP-Auth-Data-Item, towards both servers.
+#   FAILOVER_SIGNAL=STOP (failover_freeze.sh): aaa1 is frozen (SIGSTOP) instead of killed, so its
+#   TCP connection stays up and only the RFC 3539 watchdog can tell (watchdog_s = 6, so Tw is
+#   6-8 s: DWR after one silent Tw, SUSPECT after the second; diameter_timeout_ms = 25000 so that
+#   no MAR times out first): the pending MARs go to aaa2 with the T flag at SUSPECT and every
+#   call completes as above; after SIGCONT aaa1 is used again only once the watchdog says so
+#   (its DWA: "watchdog ... state=okay" after the SIGCONT), and exits 0 on SIGTERM.
 # Loopback only; every process stopped by PID; bounded waits and SIPp runs.
 # Exit: 0 pass, 1 fail, 77 skip (sipp missing).
 set -u
@@ -27,6 +33,15 @@ CALLS=${FAILOVER_CALLS:-1500}
 RATE=${FAILOVER_RATE:-100}
 KILL_AFTER=${FAILOVER_KILL_S:-5}
 CAP_S=${FAILOVER_CAPTURE_S:-3}
+SIG=${FAILOVER_SIGNAL:-KILL}
+TIMEOUT_MS=1000
+WD_S=30
+NOTICE_S=5
+if [ "$SIG" = STOP ]; then
+	TIMEOUT_MS=25000
+	WD_S=6
+	NOTICE_S=20 # two silent Tw of 6-8 s
+fi
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 HAVE_TSHARK=1
 command -v tshark >/dev/null || HAVE_TSHARK=0
@@ -39,6 +54,7 @@ dump() {
 	done
 }
 bail() {
+	[ "$SIG" = STOP ] && kill -CONT "$AAA1" 2>/dev/null
 	nok "$*"
 	dump "$W/proxy.log" "$W/aaa1.log" "$W/aaa2.log" "$W/uac.screen"
 	exit 1
@@ -88,8 +104,10 @@ proxy = {
   destination_realm = "example.com";
   aaa_peers = ( { host = "aaa1.test"; address = "127.0.0.1:$PA1"; },
                 { host = "aaa2.test"; address = "127.0.0.1:$PA2"; } );
-  diameter_timeout_ms = 1000;
+  diameter_timeout_ms = $TIMEOUT_MS;
+  watchdog_s = $WD_S;
   reconnect_s = 2;
+  max_challenges_per_source = 100000; # every SIPp UA shares one address
 };
 EOF
 "$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
@@ -130,12 +148,24 @@ PIDS+=("$UAC_PID")
 sleep "$KILL_AFTER"
 kill -0 "$UAC_PID" 2>/dev/null || bail "SIPp UAC ended before the kill (${KILL_AFTER} s)"
 KILL_TS=$(now_ts)
-kill -KILL "$AAA1"
-wait "$AAA1" 2>/dev/null
-echo "# kill -9 aaa1 at $KILL_TS ($((SECONDS - t0)) s into the run)"
-wait_for "$W/proxy.log" 'msg="peer closed".*peer=aaa1.test\|peer=aaa1.test.*closed\|failing over.*aaa1' 5 &&
+kill -"$SIG" "$AAA1"
+[ "$SIG" = KILL ] && wait "$AAA1" 2>/dev/null
+echo "# kill -$SIG aaa1 at $KILL_TS ($((SECONDS - t0)) s into the run)"
+wait_for "$W/proxy.log" 'msg="peer closed".*peer=aaa1.test\|peer=aaa1.test.*closed\|failing over.*aaa1\|peer=aaa1.test state=suspect' "$NOTICE_S" &&
 	ok "mara-proxy noticed aaa1.test went away" ||
-	nok "mara-proxy did not log aaa1.test closing within 5 s"
+	nok "mara-proxy did not log aaa1.test closing or suspect within $NOTICE_S s"
+if [ "$SIG" = STOP ]; then
+	grep 'msg="watchdog" peer=aaa1.test\|failing over' "$W/proxy.log" | sed 's/^/# /'
+	check "the watchdog marked aaa1.test suspect" \
+		grep -q 'msg="watchdog" peer=aaa1.test state=suspect' "$W/proxy.log"
+	CONT_TS=$(now_ts)
+	kill -CONT "$AAA1"
+	wait_for "$W/proxy.log" 'msg="watchdog" peer=aaa1.test state=okay' 10
+	okay_ts=$(grep 'msg="watchdog" peer=aaa1.test state=okay' "$W/proxy.log" | tail -1 |
+		awk '{print substr($1, 4)}')
+	check "aaa1.test back to OKAY only after SIGCONT and its DWA (${okay_ts:-never} > $CONT_TS)" \
+		test -n "$okay_ts" -a "${okay_ts:-0}" \> "$CONT_TS"
+fi
 wait "$UAC_PID"
 rc=$?
 succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
@@ -178,6 +208,7 @@ check "aaa2 answered MARs after the kill ($after), more than before it ($before)
 check "aaa1 had its share before the kill ($(grep -c 'msg="rx".*(286) app=6 flags=R' "$W/aaa1.log"))" \
 	test "$(grep -c 'msg="rx".*(286) app=6 flags=R' "$W/aaa1.log")" -gt 0
 check "aaa2 exits 0 on SIGTERM" stop_ok "$AAA2"
+[ "$SIG" = STOP ] && check "aaa1 (thawed) exits 0 on SIGTERM" stop_ok "$AAA1"
 L=$W/aaa2.log
 grep 'msg="totals"' "$L" | sed 's/^/# /'
 v=$(total mar "$L")
