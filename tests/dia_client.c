@@ -17,7 +17,9 @@
  *   relay : PORT is a Diameter relay in front of two mara-aaa, --host1 A and --host2 B: Figure 4
  *           through each (Destination-Host), then A's credentials replayed to B (re-challenged by
  *           B) and to A (refused)
- *   silent: open, then never answer: the server's watchdog must give up on us */
+ *   silent: open, then never answer: the server's watchdog must give up on us
+ *   nest  : --nest N: a MAR with Proxy-Info nested N deep is served, N + 1 deep is refused
+ *           5014 (the server runs max_avp_nest = N) */
 #include "auth.h"
 #include "dia.h"
 
@@ -188,6 +190,7 @@ struct mar {
 	const char *sid;          /* Session-Id to use; NULL = a new one */
 	const char *dest_host;    /* Destination-Host, NULL = absent (a relay routes by realm) */
 	bool proxy_info;
+	int nest; /* Proxy-Info groups nested this deep (0: none) */
 };
 
 static int build_mar(struct cli *c, const struct mar *r, uint8_t *buf, uint32_t cap, uint32_t *hbh)
@@ -256,6 +259,14 @@ static int build_mar(struct cli *c, const struct mar *r, uint8_t *buf, uint32_t 
 	}
 	if (r->extra_code)
 		dia_enc_avp_u32(&e, r->extra_code, DIA_AVP_F_M, 7);
+	for (int i = 0; i < r->nest; i++) {
+		dia_enc_group_begin(&e, DIA_AVP_PROXY_INFO, DIA_AVP_F_M, 0);
+		dia_enc_avp_str(&e, DIA_AVP_PROXY_HOST, DIA_AVP_F_M, MR_STR_LIT("dra.test"));
+	}
+	if (r->nest)
+		dia_enc_avp_str(&e, DIA_AVP_PROXY_STATE, DIA_AVP_F_M, MR_STR_LIT("s"));
+	for (int i = 0; i < r->nest; i++)
+		dia_enc_group_end(&e);
 	if (r->proxy_info) {
 		dia_enc_group_begin(&e, DIA_AVP_PROXY_INFO, DIA_AVP_F_M, 0);
 		dia_enc_avp_str(&e, DIA_AVP_PROXY_HOST, DIA_AVP_F_M, MR_STR_LIT("dra.test"));
@@ -416,6 +427,20 @@ static bool get_nonce(struct cli *c, char *out, size_t cap)
 static uint32_t rc_of(struct cli *c, const struct mar *r)
 {
 	return exchange(c, r) ? 0 : result_code(&c->m);
+}
+
+/* The server's max_avp_nest is @max: @max levels pass, one more is 5014. */
+static void nest_limit(struct cli *c, int max)
+{
+	struct mar r = {.item = true, .nest = max};
+	uint32_t got = rc_of(c, &r);
+
+	ok(got != 0 && got != DIA_RC_INVALID_AVP_LENGTH, "Proxy-Info nested %d deep: served (%u)",
+	   max, got);
+	r.nest = max + 1;
+	got = rc_of(c, &r);
+	ok(got == DIA_RC_INVALID_AVP_LENGTH, "Proxy-Info nested %d deep: 5014 (got %u)", max + 1,
+	   got);
 }
 
 static void refusals(struct cli *c, const char *secret_hex)
@@ -1000,7 +1025,7 @@ int main(int argc, char **argv)
 {
 	const char *mode = "all", *secret = NULL, *user = "alice", *pass = "alice-secret";
 	const char *host1 = "aaa1.test", *host2 = "aaa2.test";
-	int port2 = 0;
+	int port2 = 0, nest = 0;
 	struct cli c;
 
 	if (argc < 3) {
@@ -1025,6 +1050,8 @@ int main(int argc, char **argv)
 			host1 = argv[i + 1];
 		else if (!strcmp(argv[i], "--host2"))
 			host2 = argv[i + 1];
+		else if (!strcmp(argv[i], "--nest"))
+			nest = atoi(argv[i + 1]);
 	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (auth_hash_init(&hash))
@@ -1050,6 +1077,8 @@ int main(int argc, char **argv)
 		relay_flow(&c, host2, host1);
 	} else if (!strcmp(mode, "sec-policy")) {
 		digest_sec_policy(&c);
+	} else if (!strcmp(mode, "nest")) {
+		nest_limit(&c, nest);
 	} else if (!strcmp(mode, "silent")) {
 		silent_peer(&c);
 	} else if (!strcmp(mode, "user")) {

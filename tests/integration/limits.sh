@@ -10,7 +10,9 @@
 #      stay in flight: max_challenges_per_source = 4, max_challenges = 6. Six from 127.0.0.1:
 #      4 parked, 2 answered 503 with Retry-After; four from 127.0.0.2: 2 parked, 2 refused by
 #      the global cap. SIGCONT: the 6 parked get their 407, and the caps are free again.
-#   4. the balance: requests received = forwarded + answered + absorbed + dropped + parked, and
+#   4. mara-aaa with max_avp_nest = 3: a MAR with Proxy-Info nested 3 deep is served, 4 deep
+#      is answered 5014 and counted (mara_diameter_invalid_total{kind="avp_nesting_too_deep"})
+#   5. the balance: requests received = forwarded + answered + absorbed + dropped + parked, and
 #      no request parked nor MAR in flight at the end.
 # Loopback only; bounded waits; every process stopped by PID. Exit 0 pass, 1 fail.
 set -u
@@ -22,7 +24,7 @@ command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; 
 PA=$(free_port) || exit 1
 PS=$(free_port) || exit 1
 PM=$(free_port) || exit 1
-start_aaa aaa "$PA" || exit 1
+start_aaa aaa "$PA" "max_avp_nest = 3;" || exit 1
 AAA_PID=$LAST_PID
 cat >"$W/proxy.conf" <<CONF
 log = { level = "info"; };
@@ -107,7 +109,16 @@ out=$($SIPC udp 127.0.0.1 "$PS" ok -n 4 -t 1)
 check "the caps are free again: 4 challenges from 127.0.0.1 ($(echo $out))" \
 	test "$(grep -c '^407' <<<"$out")" = 4
 
-# ---- 4. balance ----------------------------------------------------------------------------------------------------
+# ---- 4. Diameter: grouped AVP nesting (mara-aaa runs max_avp_nest = 3) -------------------------------
+"$CLIENT" 127.0.0.1 "$PA" --mode nest --nest 3 >"$W/nest.out" 2>&1
+sed 's/^/# /' "$W/nest.out"
+check "mara-aaa: 3 levels of Proxy-Info served, 4 refused 5014" \
+	test "$(grep -c '^ok' "$W/nest.out"),$(grep -c '^not ok' "$W/nest.out")" = "2,0"
+scrape_to "$aaa_STATS" "$W/aaa.txt"
+n=$(awk '$1 == "mara_diameter_invalid_total{kind=\"avp_nesting_too_deep\"}" {print $2}' "$W/aaa.txt")
+check "mara-aaa counted it: avp_nesting_too_deep = ${n:-?}" test "${n:-0}" = 1
+
+# ---- 5. balance ----------------------------------------------------------------------------------------------------
 scrape_to "$PM" "$W/m.txt"
 rx=$(awk '/^mara_sip_requests_received_total/ {s += $2} END {print s}' "$W/m.txt")
 done=$(awk '/^mara_sip_request_outcomes_total/ {s += $2} END {print s}' "$W/m.txt")
