@@ -6,6 +6,7 @@
 #include "mr_log.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 int cmd_tls_ctx(const struct conf_tls *t, bool mutual, struct io_tls_ctx **out)
 {
@@ -22,6 +23,21 @@ int cmd_tls_ctx(const struct conf_tls *t, bool mutual, struct io_tls_ctx **out)
 	if (cfg.min_version < 0)
 		return -EINVAL;
 	return io_tls_ctx_new(out, &cfg);
+}
+
+int cmd_tls_check(const struct conf_tls *t, const char *binary, const char *path)
+{
+	struct io_tls_ctx *ctx = NULL;
+	int ret;
+
+	if (!t->cert[0])
+		return 0;
+	ret = cmd_tls_ctx(t, false, &ctx);
+	io_tls_ctx_free(ctx);
+	if (ret)
+		fprintf(stderr, "%s: %s: tls refused (cert %s, key %s: see the error above)\n",
+		        binary, path, t->cert, t->key);
+	return ret;
 }
 
 int cmd_tls_metrics_add(struct stats_registry *r, struct cmd_tls_families *f)

@@ -15,6 +15,11 @@
  * (Diameter), else none is asked for (SIP UAs). Errors are logged. 0 or -EINVAL/-ENOMEM. */
 int cmd_tls_ctx(const struct conf_tls *t, bool mutual, struct io_tls_ctx **out);
 
+/* --check-config: loads @t's certificate, key (matching it), CA and cipher lists when the group
+ * is configured, and prints "BINARY: FILE: tls refused" to stderr when they do not load. 0 or
+ * -EINVAL. */
+int cmd_tls_check(const struct conf_tls *t, const char *binary, const char *path);
+
 struct cmd_tls_families {
 	struct stats_family *handshakes, *mismatch;
 };

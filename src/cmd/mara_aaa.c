@@ -596,6 +596,9 @@ int main(int argc, char **argv)
 	if (check) {
 		struct auth_users *u;
 
+		if (cmd_tls_check(&a.conf.aaa.tls, "mara-aaa",
+		                  a.conf_path ? a.conf_path : "<embedded>"))
+			return 1;
 		ret = auth_users_load(a.conf.aaa.users, &u);
 		if (ret) {
 			fprintf(stderr,

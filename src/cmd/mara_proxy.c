@@ -338,6 +338,9 @@ int main(int argc, char **argv)
 
 		ret = build_rules(&p.conf.proxy, NULL, &px);
 		free(px);
+		if (!ret && cmd_tls_check(&p.conf.proxy.tls, "mara-proxy",
+		                          p.conf_path ? p.conf_path : "<embedded>"))
+			return 1;
 		if (ret) {
 			fprintf(stderr, "mara-proxy: %s: configuration refused\n",
 			        p.conf_path ? p.conf_path : "<embedded>");

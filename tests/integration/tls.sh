@@ -65,6 +65,11 @@ check "config: a TLS Diameter peer without a CA is refused" refused c4 'proxy.tl
   tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; }; };"
 check "config: an unknown key in tls is refused" refused c5 'unknown key in tls: certs' \
 	"aaa = { tls = { certs = \"$W/aaa.crt\"; }; };"
+check "config: a key that is not the certificate's is refused by --check-config" refused c6 \
+	'what="key".*key values mismatch' \
+	"aaa = { tls = { cert = \"$W/aaa.crt\"; key = \"$W/proxy.key\"; ca = \"$W/ca.crt\"; }; };"
+check "config: a bad cipher list is refused by --check-config" refused c7 'what="ciphers"' \
+	"aaa = { tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ciphers = \"NO-SUCH-CIPHER\"; }; };"
 
 # metric FILE NAME LABELS -> the value of one sample (0 when absent)
 metric() { awk -v k="$2{$3}" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
