@@ -71,8 +71,16 @@ deb:
 bench-micro: build
 	./bench/micro/run.sh $(BUILD)
 
+# libFuzzer targets (tests/fuzz: SIP parser and proxy rules, Diameter decoder/validator and
+# mara-aaa's MAR handler, digest header parser, config loader), FUZZ_SECONDS each (600); clang,
+# ASan+UBSan, in build-fuzz/; the corpus grows in build-fuzz/corpus/ from run to run.
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz
+fuzz: test-deps
+	./tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

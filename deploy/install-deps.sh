@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential pkg-config meson ninja-build liburing-dev libssl-dev
 libxxhash-dev libbenchmark-dev libconfig-dev libcmocka-dev libck-dev libmicrohttpd-dev
 libsystemd-dev libosip2-dev libfreediameter-dev"
 TEST_PKGS="tshark freediameter freediameter-extensions apache2-utils openssl iproute2 procps
-clang-format git sip-tester prometheus python3 debhelper dpkg-dev fakeroot systemd kamailio gnuplot-nox"
+clang-format clang libclang-rt-14-dev git sip-tester prometheus python3 debhelper dpkg-dev fakeroot systemd kamailio gnuplot-nox"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = "test" ] && want="$want $TEST_PKGS"

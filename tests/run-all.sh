@@ -4,6 +4,7 @@
 #   1. every meson test (unit + integration) on the normal build (jemalloc, -O2)
 #   2. the same suite on an ASan+UBSan build (build-asan/), where LeakSanitizer runs at every
 #      process exit, so a leak or an undefined behaviour fails the test that hit it
+#   3. each libFuzzer target (tests/fuzz) for MARA_FUZZ_SECONDS (10) in build-fuzz/
 # Ends with one line: "N passed, N failed" (skips are listed apart and are not passes).
 set -u
 cd "$(dirname "$0")/.."
@@ -43,6 +44,21 @@ if [ "${MARA_NO_ASAN:-0}" != 1 ]; then
 		echo "sanitizer build failed"
 		total_fail=$((total_fail + 1))
 	fi
+fi
+
+# 3. every libFuzzer target for a short while (tests/fuzz/run.sh: clang, ASan+UBSan, the seeds
+#    and every past crash in tests/fuzz/regress replayed first); `make fuzz` runs them longer
+if [ "${MARA_NO_FUZZ:-0}" != 1 ]; then
+	tests/fuzz/run.sh "${MARA_FUZZ_SECONDS:-10}" 2>&1 | tee /tmp/mara-fuzz.$$.log | tail -n 30
+	line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' /tmp/mara-fuzz.$$.log)
+	if [ -n "$line" ]; then
+		total_pass=$((total_pass + $(echo "$line" | awk '{print $2}')))
+		total_fail=$((total_fail + $(echo "$line" | awk '{print $4}')))
+	else
+		echo "fuzz: did not run"
+		total_fail=$((total_fail + 1))
+	fi
+	rm -f /tmp/mara-fuzz.$$.log
 fi
 
 [ "$total_skip" -gt 0 ] && echo "($total_skip skipped: see above)"
