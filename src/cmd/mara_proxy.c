@@ -306,16 +306,19 @@ static void log_totals(const struct proxy *p)
 		t.mar_submitted += s->mar_submitted;
 		t.not_allowed += s->not_allowed;
 		t.pending_gauge += s->pending_gauge;
+		t.req_answered += s->req_answered;
+		t.req_dropped += s->req_dropped;
 	}
 	dia_pool_stats_get(p->pool, &ps);
 	mr_info("msg=\"totals\" requests=%lu responses=%lu challenges=%lu authorized=%lu "
 	        "refused=%lu fwd_requests=%lu fwd_responses=%lu retrans_absorbed=%lu "
 	        "acks_absorbed=%lu parse_errors=%lu no_peer_503=%lu err_500=%lu mar=%lu "
-	        "not_allowed=%lu left_pending=%lu pool_timeouts=%lu failovers=%lu",
+	        "not_allowed=%lu left_pending=%lu pool_timeouts=%lu failovers=%lu answered=%lu "
+	        "dropped=%lu",
 	        t.rx_requests, t.rx_responses, t.challenges, t.authorized, t.refused,
 	        t.fwd_requests, t.fwd_responses, t.retrans_absorbed, t.acks_absorbed,
 	        t.parse_errors, t.no_peer_503, t.err_500, t.mar_submitted, t.not_allowed,
-	        t.pending_gauge, ps.timeouts, ps.failovers);
+	        t.pending_gauge, ps.timeouts, ps.failovers, t.req_answered, t.req_dropped);
 }
 
 int main(int argc, char **argv)

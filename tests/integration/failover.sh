@@ -191,6 +191,11 @@ for kv in "authorized=$CALLS" left_pending=0 err_500=0 no_peer_503=0 refused=0; 
 	v=$(total "${kv%=*}" "$L")
 	check "mara-proxy totals: $kv (got ${v:-?})" test "${v:-x}" = "${kv#*=}"
 done
+# the balance: every request received was forwarded, answered, absorbed or dropped (none parked)
+bal=$(($(total fwd_requests "$L") + $(total answered "$L") + $(total dropped "$L") +
+	$(total retrans_absorbed "$L") + $(total acks_absorbed "$L") + $(total left_pending "$L")))
+check "mara-proxy totals balance: requests ($(total requests "$L")) = forwarded + answered + dropped + absorbed + parked ($bal)" \
+	test "$(total requests "$L")" = "$bal"
 fo=$(total failovers "$L")
 chal=$(total challenges "$L")
 check "mara-proxy totals: challenges (${chal:-?}) >= $CALLS" test "${chal:-0}" -ge "$CALLS"
