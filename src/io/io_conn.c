@@ -84,7 +84,16 @@ static bool tls_recv(struct io_conn *c, uint32_t n)
 		io_sockaddr_str(&c->peer, peer, sizeof(peer));
 	r = io_tls_feed(c->tls, n, peer);
 	if (r) {
-		kill_conn(c, r);
+		/* the alert that tells the peer why leaves before the close; nothing else does,
+		 * and nothing more is read */
+		c->out_len = 0;
+		if (io_tls_pending(c->tls) && !c->closing) {
+			c->close_reason = r;
+			c->close_on_flush = true;
+			queue_flush(c);
+		} else {
+			kill_conn(c, r);
+		}
 		return false;
 	}
 	while ((r = io_tls_read(c->tls, c->rx + c->rx_len, c->rx_cap - c->rx_len)) > 0) {
@@ -177,7 +186,7 @@ static void on_send(struct io_loop *l, struct io_op *op, int res, uint32_t flags
 		return;
 	}
 	if (c->close_on_flush)
-		kill_conn(c, 0);
+		kill_conn(c, c->close_reason);
 }
 
 /* Encrypts the queued plaintext (once the handshake is done) and moves every TLS record

@@ -214,7 +214,13 @@ int io_tls_read(struct io_tls *t, uint8_t *buf, uint32_t cap)
 		return 0;
 	if (e == SSL_ERROR_ZERO_RETURN)
 		return -ECONNRESET;
-	ERR_clear_error();
+	{
+		char why[256];
+
+		/* e.g. a TLS 1.3 server refusing our certificate after our handshake ended */
+		mr_warn("msg=\"TLS error, closing\" role=%s reason=\"%s\"",
+		        t->server ? "server" : "client", ssl_reason(why, sizeof(why)));
+	}
 	return -EPROTO;
 }
 

@@ -158,9 +158,12 @@ check "a certificate from another CA: handshake refused by mara-aaa" \
 	wait_for "$W/aaa.log" 'TLS handshake failed.*role=server' 10
 sleep 1
 check "the proxy with the rogue certificate never opened" bash -c "! grep -q 'peer open' '$W/proxy2.log'"
+check "... and was told why: mara-aaa's alert reached it" \
+	grep -q 'TLS.*role=client reason=".*alert' "$W/proxy2.log"
 scrape_to "$aaa_STATS" "$W/aaa.m2"
 fail2=$(metric "$W/aaa.m2" mara_tls_handshakes_total 'use="diameter",result="failed"')
 check "failed handshakes counted ($fail0 -> $fail2)" test "$fail2" -gt "$fail0"
+grep -h "TLS" "$W/proxy2.log" | head -2 | sed "s/^/# /"
 kill "$P2"
 
 # ---- 3. right CA, wrong identity -----------------------------------------------------------------------
