@@ -11,10 +11,31 @@ W=$(mktemp -d /tmp/mara-test.XXXX)
 PIDS=()
 FAIL=0
 
+# Under the sanitizer build (tests/run-all.sh: ASAN_OPTIONS exitcode=23, UBSAN_OPTIONS
+# exitcode=24) a daemon that leaks reports it when main() returns after SIGTERM: its status is 23
+# and the report is in its log. Either fails the test, whatever it asserted before.
+sanitizer_check() {
+	if [ "$2" = 23 ] || [ "$2" = 24 ]; then
+		echo "not ok - pid $1 exited with status $2: a sanitizer report (leak or UB), see its log"
+		SAN_FAIL=1
+	fi
+}
+
 cleanup() {
+	local p rc f
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+		rc=$?
+		sanitizer_check "$p" "$rc"
+	done
+	for f in $(grep -rlIE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$W" 2>/dev/null); do
+		echo "not ok - sanitizer report in ${f#"$W"/}:"
+		grep -aE -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 40
+		SAN_FAIL=1
+	done
 	rm -rf "$W"
+	[ "${SAN_FAIL:-0}" = 1 ] && exit 1
 }
 trap cleanup EXIT
 
@@ -83,6 +104,7 @@ stop_ok() {
 	fi
 	wait "$pid"
 	rc=$?
+	sanitizer_check "$pid" "$rc"
 	return $rc
 }
 
