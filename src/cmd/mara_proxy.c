@@ -245,6 +245,7 @@ static int start(struct proxy *p)
 	    .tw_ms = c->watchdog_s * 1000u,
 	    .tc_ms = c->reconnect_s * 1000u,
 	    .timeout_ms = c->diameter_timeout_ms,
+	    .overload_ms = c->overload_ms,
 	    .batch_us = c->batch_wait_us,
 	    .max_avp_nest = c->max_avp_nest,
 	    .nshards = p->nshards,

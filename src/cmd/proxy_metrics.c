@@ -26,27 +26,30 @@ static const char *const limit_names[SIP_SHARD_LIMITS] = {
     [SIP_LIM_TCP_SLOW] = "tcp_message_timeout",
     [SIP_LIM_CHALLENGE_SOURCE] = "challenges_per_source",
     [SIP_LIM_CHALLENGE_TOTAL] = "challenges_total",
+    [SIP_LIM_AAA_OVERLOAD] = "aaa_overload",
 };
 
 enum fam {
-	F_REQ,      /* requests received by method */
-	F_RESP_IN,  /* responses received */
-	F_SENT,     /* local responses by code */
-	F_FWD_REQ,  /* forwarded requests */
-	F_FWD_RESP, /* forwarded responses by class */
-	F_CHAL,     /* 407 */
-	F_AUTH,     /* by result */
-	F_DROP,     /* by reason */
-	F_ABSORB,   /* retransmissions, ACKs of our 407 */
-	F_PENDING,  /* gauge */
-	F_TCP,      /* connections accepted */
-	F_MAR,      /* MAR sent */
-	F_MAA,      /* by class */
-	F_MAA_RC,   /* by Result-Code, as judged by the shards */
-	F_PEER_WD,  /* watchdog state per peer */
-	F_MAR_TO,   /* timeouts */
-	F_INFLIGHT, /* gauge */
-	F_RTT,      /* histogram */
+	F_REQ,        /* requests received by method */
+	F_RESP_IN,    /* responses received */
+	F_SENT,       /* local responses by code */
+	F_FWD_REQ,    /* forwarded requests */
+	F_FWD_RESP,   /* forwarded responses by class */
+	F_CHAL,       /* 407 */
+	F_AUTH,       /* by result */
+	F_DROP,       /* by reason */
+	F_ABSORB,     /* retransmissions, ACKs of our 407 */
+	F_PENDING,    /* gauge */
+	F_TCP,        /* connections accepted */
+	F_MAR,        /* MAR sent */
+	F_MAA,        /* by class */
+	F_MAA_RC,     /* by Result-Code, as judged by the shards */
+	F_PEER_WD,    /* watchdog state per peer */
+	F_MAR_TO,     /* timeouts */
+	F_INFLIGHT,   /* gauge */
+	F_OVERLOADED, /* gauge */
+	F_OVERLOAD_ON,
+	F_RTT, /* histogram */
 	F_FAILOVER,
 	F_PEER_UP,   /* gauge per peer */
 	F_PEER_EV,   /* per peer: opens, connects */
@@ -171,6 +174,8 @@ static void collect_diameter(struct proxy_metrics *pm, struct stats_emit *e)
 		stats_emit_counter(e, pm->f[F_MAA], (const char *[]){cls[k]}, ps.maa_by_class[k]);
 	stats_emit_counter(e, pm->f[F_MAR_TO], NULL, ps.timeouts);
 	stats_emit_gauge(e, pm->f[F_INFLIGHT], NULL, (double)ps.inflight);
+	stats_emit_gauge(e, pm->f[F_OVERLOADED], NULL, (double)ps.overloaded);
+	stats_emit_counter(e, pm->f[F_OVERLOAD_ON], NULL, ps.overload_on);
 	sum_s = (double)ps.rtt_sum_ns / 1e9;
 	stats_emit_histogram(e, pm->f[F_RTT], NULL, ps.lat_hist, DIA_POOL_LAT_BUCKETS, sum_s);
 	stats_emit_counter(e, pm->f[F_FAILOVER], NULL, ps.failovers);
@@ -362,6 +367,18 @@ static const struct def defs[] = {
      STATS_GAUGE,
      "mara_diameter_mar_inflight",
      "MARs sent and not yet answered",
+     {0},
+     0},
+    {F_OVERLOADED,
+     STATS_GAUGE,
+     "mara_diameter_aaa_overloaded",
+     "1 while the fastest MAA of each 100 ms takes longer than overload_ms: new calls get 503",
+     {0},
+     0},
+    {F_OVERLOAD_ON,
+     STATS_COUNTER,
+     "mara_diameter_aaa_overload_episodes_total",
+     "Times the AAA was found overloaded (a standing queue of MARs)",
      {0},
      0},
     {F_FAILOVER,

@@ -117,6 +117,7 @@ struct conf_proxy {
 	unsigned reconnect_s;
 	unsigned diameter_timeout_ms;
 	unsigned retry_after_s;
+	unsigned overload_ms;   /* dia_pool_cfg.overload_ms: 0 = diameter_timeout_ms / 4 */
 	unsigned batch_wait_us; /* shards' and pool's io_loop_set_batch() */
 	char stats_addr[64];    /* Prometheus /metrics; empty = off */
 	uint16_t stats_port;

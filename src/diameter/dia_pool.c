@@ -50,7 +50,7 @@ static inline uint64_t ctr_get(const ctr_t *c)
 struct pool_stats {
 	ctr_t mar_sent, maa_by_class[6], timeouts, failovers, no_peer, cancelled, invalid;
 	ctr_t unknown_answers, inflight, rtt_sum_ns, rtt_count, lat_hist[DIA_POOL_LAT_BUCKETS];
-	ctr_t shard_wakes;
+	ctr_t shard_wakes, overload_on, overload_off;
 	_Atomic uint64_t pool_wakes; /* the one counter with many writers (the shards): RMW */
 };
 
@@ -129,6 +129,8 @@ struct dia_pool {
 	_Alignas(MR_CACHELINE) atomic_bool closed; /* stop requested: submits refused */
 	_Alignas(MR_CACHELINE) atomic_bool kicked; /* a wake of the pool loop is pending */
 	_Alignas(MR_CACHELINE) atomic_uint usable;
+	_Alignas(MR_CACHELINE) atomic_bool overloaded; /* written by the pool thread */
+	uint64_t ovl_start_ns, ovl_min_ns;             /* pool thread: the current interval */
 	struct pool_stats st;
 };
 
@@ -230,6 +232,7 @@ static uint32_t hbh_alloc(struct dia_pool *p)
 /* ---- timer wheel ----------------------------------------------------------------------------- */
 
 static void wheel_fire(struct io_loop *l, struct io_timer *t);
+static void overload_drained(struct dia_pool *p);
 
 static void wheel_add(struct dia_pool *p, struct dia_pool_req *req)
 {
@@ -313,6 +316,8 @@ static void detach(struct dia_pool *p, struct dia_pool_req *req)
 	ctr_set(&pp->st.inflight, pp->npending);
 	p->inflight--;
 	ctr_set(&p->st.inflight, p->inflight);
+	if (!p->inflight && !p->backlog)
+		overload_drained(p);
 	if (p->backlog && !p->batch_timer.armed) /* room for the backlog's head */
 		timer_now(&p->loop, &p->batch_timer, batch_fire);
 }
@@ -622,6 +627,51 @@ static unsigned result_class(const struct dia_msg *m)
 	return rc >= 1000 && rc < 6000 ? rc / 1000 : 0;
 }
 
+#define OVERLOAD_INTERVAL_NS 100000000ull
+
+/* CoDel's test (Nichols and Jacobson) on the MAR round trip: when even the fastest answer of
+ * an interval took longer than overload_ms, requests wait in a standing queue (at the AAA or
+ * in our backlog), not behind a passing burst. Pool thread; per MAA. */
+static void overload_sample(struct dia_pool *p, uint64_t now, uint64_t rtt)
+{
+	bool was, is;
+
+	if (rtt < p->ovl_min_ns)
+		p->ovl_min_ns = rtt;
+	if (now - p->ovl_start_ns < OVERLOAD_INTERVAL_NS)
+		return;
+	is = p->ovl_min_ns > (uint64_t)p->cfg.overload_ms * 1000000u;
+	was = atomic_load_explicit(&p->overloaded, memory_order_relaxed);
+	if (is != was) {
+		atomic_store_explicit(&p->overloaded, is, memory_order_relaxed);
+		ctr_add(is ? &p->st.overload_on : &p->st.overload_off, 1);
+		mr_warn("msg=\"%s\" fastest_maa_ms=%llu target_ms=%u",
+		        is ? "AAA overloaded: new calls refused (503)" : "AAA overload over",
+		        (unsigned long long)(p->ovl_min_ns / 1000000u), p->cfg.overload_ms);
+	}
+	p->ovl_start_ns = now;
+	p->ovl_min_ns = UINT64_MAX;
+}
+
+/* Nothing out and nothing waiting: no queue, so no overload (while overloaded, new calls send
+ * no MAR: without this the last answer of the drained queue would leave the flag up for good).
+ * Pool thread. */
+static void overload_drained(struct dia_pool *p)
+{
+	if (!atomic_load_explicit(&p->overloaded, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&p->overloaded, false, memory_order_relaxed);
+	ctr_add(&p->st.overload_off, 1);
+	mr_warn("msg=\"AAA overload over: queue drained\"");
+	p->ovl_start_ns = now_ns();
+	p->ovl_min_ns = UINT64_MAX;
+}
+
+bool dia_pool_overloaded(const struct dia_pool *p)
+{
+	return atomic_load_explicit(&p->overloaded, memory_order_relaxed);
+}
+
 static void account_rtt(struct dia_pool *p, uint64_t rtt)
 {
 	unsigned b = 0;
@@ -647,7 +697,12 @@ static void pool_on_answer(struct dia_conn *pc, const struct dia_msg *m)
 	}
 	wheel_del(p, req);
 	detach(p, req);
-	req->rtt_ns = now_ns() - req->_p.sent_ns;
+	{
+		uint64_t now = now_ns();
+
+		req->rtt_ns = now - req->_p.sent_ns;
+		overload_sample(p, now, req->rtt_ns);
+	}
 	account_rtt(p, req->rtt_ns);
 	ctr_add(&p->st.maa_by_class[result_class(m)], 1);
 	ctr_add(&pp->st.answered, 1);
@@ -908,6 +963,8 @@ void dia_pool_stats_get(const struct dia_pool *p, struct dia_pool_stats *o)
 	o->invalid = ctr_get(&s->invalid);
 	o->unknown_answers = ctr_get(&s->unknown_answers);
 	o->too_deep = mr_count_read(&p->pst.too_deep);
+	o->overloaded = dia_pool_overloaded(p);
+	o->overload_on = ctr_get(&s->overload_on);
 	o->inflight = ctr_get(&s->inflight);
 	o->pool_wakes = ctr_get(&s->pool_wakes);
 	o->shard_wakes = ctr_get(&s->shard_wakes);
@@ -1042,6 +1099,7 @@ static int cfg_apply(struct dia_pool *p, const struct dia_pool_cfg *cfg)
 	c->tw_ms = c->tw_ms ? c->tw_ms : 30000;
 	c->tc_ms = c->tc_ms ? c->tc_ms : 30000;
 	c->timeout_ms = c->timeout_ms ? c->timeout_ms : 2000;
+	c->overload_ms = c->overload_ms ? c->overload_ms : c->timeout_ms / 4;
 	c->max_inflight = c->max_inflight ? c->max_inflight : 16384;
 	c->queue_size = c->queue_size ? c->queue_size : 4096;
 	if (!c->npeers || c->npeers > DIA_POOL_MAX_PEERS || !c->peers || !c->nshards ||
@@ -1152,6 +1210,8 @@ int dia_pool_create(const struct dia_pool_cfg *cfg, struct dia_pool **out)
 	p->loop.on_wake = pool_on_wake;
 	p->loop.wake_arg = p;
 	p->wheel_last = p->loop.now_ms / p->tick_ms;
+	p->ovl_start_ns = now_ns();
+	p->ovl_min_ns = UINT64_MAX;
 	peer_cfg_init(p);
 	*out = p;
 	return 0;

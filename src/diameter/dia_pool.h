@@ -102,7 +102,11 @@ struct dia_pool_cfg {
 	unsigned queue_size;   /* per-shard ring size, power of two (0 = 4096) */
 	unsigned max_avp_nest; /* grouped AVP nesting accepted in answers (0 = DIA_MAX_NEST) */
 	unsigned nshards;
-	unsigned batch_us;                  /* io_loop_set_batch() of the pool thread's loop */
+	unsigned batch_us; /* io_loop_set_batch() of the pool thread's loop */
+	/* overload: when even the fastest MAA of a 100 ms interval took longer than this (a
+	 * standing queue at the AAA, CoDel's test), dia_pool_overloaded() turns true until an
+	 * interval's fastest is back under it. 0 = timeout_ms / 4; UINT_MAX = never. */
+	unsigned overload_ms;
 	struct io_loop *const *shard_loops; /* woken with io_loop_wake(); their on_wake polls */
 };
 
@@ -118,6 +122,8 @@ struct dia_pool_stats {
 	uint64_t unknown_answers; /* hop-by-hop not pending on that peer (late, after failover) */
 	uint64_t too_deep;        /* messages with grouped AVPs nested beyond max_avp_nest */
 	uint64_t inflight;        /* gauge: sent and not yet answered */
+	uint64_t overloaded;      /* gauge: 1 while dia_pool_overloaded() */
+	uint64_t overload_on;     /* times the AAA was found overloaded */
 	uint64_t pool_wakes;      /* eventfd writes by dia_pool_kick() (not one per request) */
 	uint64_t shard_wakes;     /* eventfd writes to shard loops (not one per answer) */
 	uint64_t rtt_sum_ns, rtt_count;
@@ -181,6 +187,9 @@ unsigned dia_pool_poll(struct dia_pool *p, unsigned shard, struct dia_pool_req *
 /* Number of peers whose connection is open with watchdog OKAY (relaxed atomic). 0 means a
  * submit will come back -ENOTCONN: shards may answer 503 without submitting. */
 unsigned dia_pool_usable_peers(const struct dia_pool *p);
+/* dia_pool_overloaded() : the AAA answers late (see dia_pool_cfg.overload_ms): shards refuse
+ * new calls (503 Retry-After) and let authenticated ones through. Any thread; hot. */
+bool dia_pool_overloaded(const struct dia_pool *p);
 void dia_pool_stats_get(const struct dia_pool *p, struct dia_pool_stats *out);
 /* -ENOENT when @i >= npeers. */
 int dia_pool_peer_stats(const struct dia_pool *p, unsigned i, struct dia_pool_peer_stats *out);

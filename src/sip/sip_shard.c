@@ -467,6 +467,14 @@ static void authenticate(struct sip_shard *sh, const struct sip_msg *m, const st
 	}
 	/* no credentials: a MAR only the source's share and the global cap allow, so a flood
 	 * of unauthenticated requests cannot keep the AAA servers busy without bound */
+	/* the AAA answers late (a standing queue, not a burst): new calls get 503 Retry-After
+	 * while calls already challenged keep their way through, so the calls admitted complete
+	 * at the AAA's capacity instead of all of them timing out (issue 6: no collapse) */
+	if (!mar.cred && dia_pool_overloaded(sh->cfg->pool)) {
+		stats_add(&sh->st.limit[SIP_LIM_AAA_OVERLOAD], 1);
+		answered(sh, reply_503(sh, m, rcv, tc));
+		return;
+	}
 	bucket = sip_guard_bucket(&rcv->src);
 	if (!mar.cred && sh->cfg->guard &&
 	    (ret = sip_guard_take(sh->cfg->guard, SIP_GUARD_CHALLENGE, bucket))) {

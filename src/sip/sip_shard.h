@@ -59,6 +59,7 @@ enum sip_shard_limit {
 	SIP_LIM_TCP_SLOW,         /* connection closed: no complete message in tcp_timeout_ms */
 	SIP_LIM_CHALLENGE_SOURCE, /* 503: its source has max_challenges_per_source MARs out */
 	SIP_LIM_CHALLENGE_TOTAL,  /* 503: max_challenges MARs without credentials are out */
+	SIP_LIM_AAA_OVERLOAD,     /* 503: the AAA's answers queue (dia_pool_overloaded()) */
 	SIP_SHARD_LIMITS,
 };
 

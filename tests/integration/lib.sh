@@ -120,3 +120,8 @@ scrape_to() {
 	exec 3<&-
 	[ -s "$2" ]
 }
+
+# mval FILE KEY: the value of the sample KEY (name{labels} as written) in a scraped /metrics
+# file, 0 when absent; msum FILE PREFIX: the sum of every sample whose name starts with PREFIX
+mval() { awk -v k="$2" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$1"; }
+msum() { awk -v k="$2" 'index($1, k) == 1 {s += $2} END {print s + 0}' "$1"; }
