@@ -52,7 +52,12 @@ A2=$LAST_PID
 tshark -i lo -f "tcp port $P2" -w "$W/cap.pcapng" >"$W/tshark.log" 2>&1 &
 TP=$!
 PIDS+=("$TP")
-wait_for "$W/tshark.log" "Capturing on" 10 || exit 1
+# tshark's first start on a fresh machine (dissector and plugin set-up) can take several seconds
+wait_for "$W/tshark.log" "Capturing on" 30 || {
+	nok "tshark did not start capturing"
+	sed 's/^/# /' "$W/tshark.log"
+	exit 1
+}
 sleep 1 # "Capturing on" is printed a moment before packets are really captured
 "$CLIENT" 127.0.0.1 "$P2" --mode user >"$W/user.tap" 2>&1 || { nok "capture run"; cat "$W/user.tap"; }
 "$CLIENT" 127.0.0.1 "$P2" --mode user --user bob --password wrong >/dev/null 2>&1

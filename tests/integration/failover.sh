@@ -128,7 +128,7 @@ if [ "$HAVE_TSHARK" = 1 ]; then
 		>"$W/tshark.out" 2>&1 &
 	TSHARK_PID=$!
 	PIDS+=("$TSHARK_PID")
-	wait_for "$W/tshark.out" 'Capturing on' 10 || bail "tshark did not start capturing"
+	wait_for "$W/tshark.out" 'Capturing on' 30 || bail "tshark did not start capturing"
 fi
 
 # ---- the load, and the kill -------------------------------------------------------------------------
