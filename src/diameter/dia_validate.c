@@ -81,9 +81,22 @@ static bool is_opaque_group(const struct dia_avp *a)
 	return a->code == DIA_AVP_FAILED_AVP && a->vendor == 0;
 }
 
-/* Pass 1 (5014): AVP lengths at every level, fixed-size types, nesting. @level counts the
- * grouped AVPs around @it. Returns true when an error was recorded. */
-static bool check_lengths(struct dia_avp_iter *it, int level, int max, struct dia_error *err)
+#define MAX_REQUIRED 32 /* required AVPs of one command we track (dictionary: a handful) */
+
+/* One walk of the message (it used to be three: lengths, flags, then a search per required
+ * AVP). The first 5014 in walk order ends it, since it outranks everything; the first 3009 and
+ * the first 5001 are kept; at the top level each required AVP of the command is ticked. */
+struct scan {
+	int max;                /* nesting limit */
+	struct dia_error bits;  /* first 3009 */
+	struct dia_error unsup; /* first 5001 */
+	const uint32_t *req;    /* the command's required AVP codes (vendor 0), or NULL */
+	uint32_t nreq, seen;    /* seen: bit i = req[i] present at the top level */
+};
+
+/* 5014: AVP lengths at every level, fixed-size types, nesting; 3009, 5001 in passing. @level
+ * counts the grouped AVPs around @it. Returns true when a 5014 was recorded in @err. */
+static bool scan_avps(struct dia_avp_iter *it, int level, struct scan *s, struct dia_error *err)
 {
 	const struct dia_avp_def *def;
 	struct dia_avp_iter child;
@@ -92,15 +105,27 @@ static bool check_lengths(struct dia_avp_iter *it, int level, int max, struct di
 
 	while ((rc = dia_avp_next(it, &a)) > 0) {
 		def = dia_dict_avp(a.code, a.vendor);
-		if (!def)
+		if (!s->bits.rc &&
+		    ((a.flags & AVP_F_RESERVED) ||
+		     (def && ((a.flags & def->must) != def->must || (a.flags & def->must_not)))))
+			set_error(&s->bits, DIA_RC_INVALID_AVP_BITS, &a, "invalid AVP flag bits");
+		if (level == 0 && s->req && a.vendor == 0)
+			for (uint32_t i = 0; i < s->nreq; i++)
+				if (s->req[i] == a.code)
+					s->seen |= 1u << i;
+		if (!def) {
+			if ((a.flags & DIA_AVP_F_M) && !s->unsup.rc && !s->bits.rc)
+				set_error(&s->unsup, DIA_RC_AVP_UNSUPPORTED, &a,
+				          "unsupported mandatory AVP");
 			continue;
+		}
 		if (!data_len_ok(def->type, a.data)) {
 			set_error(err, DIA_RC_INVALID_AVP_LENGTH, &a, "invalid AVP data length");
 			return true;
 		}
 		if (def->type != DIA_T_GROUPED || is_opaque_group(&a))
 			continue;
-		if (level >= max) {
+		if (level >= s->max) {
 			/* Reported as its header with an empty payload (RFC 6733 §7.1.5), so the
 			 * answer does not carry the over-deep structure back. */
 			a.raw_len -= a.data.len;
@@ -111,7 +136,7 @@ static bool check_lengths(struct dia_avp_iter *it, int level, int max, struct di
 			return true;
 		}
 		dia_avp_iter_init_group(&child, &a);
-		if (check_lengths(&child, level + 1, max, err))
+		if (scan_avps(&child, level + 1, s, err))
 			return true;
 	}
 	if (rc < 0) {
@@ -120,37 +145,6 @@ static bool check_lengths(struct dia_avp_iter *it, int level, int max, struct di
 		return true;
 	}
 	return false;
-}
-
-struct flag_scan {
-	struct dia_error bits;  /* first 3009 */
-	struct dia_error unsup; /* first 5001 */
-};
-
-/* Pass 2 (3009, 5001): flag rules and unknown mandatory AVPs, inside grouped AVPs too. Runs
- * after pass 1, so lengths and depth are known to be sound. */
-static void check_flags(struct dia_avp_iter *it, struct flag_scan *s)
-{
-	const struct dia_avp_def *def;
-	struct dia_avp_iter child;
-	struct dia_avp a;
-
-	while (dia_avp_next(it, &a) > 0) {
-		def = dia_dict_avp(a.code, a.vendor);
-		if (!s->bits.rc &&
-		    ((a.flags & AVP_F_RESERVED) ||
-		     (def && ((a.flags & def->must) != def->must || (a.flags & def->must_not)))))
-			set_error(&s->bits, DIA_RC_INVALID_AVP_BITS, &a, "invalid AVP flag bits");
-		if (!def && (a.flags & DIA_AVP_F_M) && !s->unsup.rc)
-			set_error(&s->unsup, DIA_RC_AVP_UNSUPPORTED, &a,
-			          "unsupported mandatory AVP");
-		if (def && def->type == DIA_T_GROUPED && !is_opaque_group(&a)) {
-			dia_avp_iter_init_group(&child, &a);
-			check_flags(&child, s);
-		}
-		if (s->bits.rc)
-			return;
-	}
 }
 
 static bool check_hdr(const struct dia_msg *m, struct dia_error *err)
@@ -175,23 +169,19 @@ static bool check_hdr(const struct dia_msg *m, struct dia_error *err)
 	return false;
 }
 
-static void check_required(const struct dia_msg *m, struct dia_error *err)
+/* The command's required AVPs (5005) for a request, set up before the walk. */
+static void required_of(const struct dia_msg *m, struct scan *s)
 {
 	const struct dia_cmd_def *cmd;
-	struct dia_avp a;
 
 	if (!(m->hdr.flags & DIA_FLAG_R))
 		return;
 	cmd = dia_dict_cmd(m->hdr.code, m->hdr.app_id);
 	if (!cmd || !cmd->req_required)
 		return;
-	for (const uint32_t *c = cmd->req_required; *c; c++) {
-		if (dia_msg_find(m, *c, 0, &a) == 0) {
-			set_error(err, DIA_RC_MISSING_AVP, NULL, "missing required AVP");
-			err->missing_code = *c;
-			return;
-		}
-	}
+	s->req = cmd->req_required;
+	while (s->nreq < MAX_REQUIRED && s->req[s->nreq])
+		s->nreq++;
 }
 
 int dia_msg_validate(const struct dia_msg *m, struct dia_error *err)
@@ -202,7 +192,7 @@ int dia_msg_validate(const struct dia_msg *m, struct dia_error *err)
 int dia_msg_validate_nest(const struct dia_msg *m, int max_nest, struct dia_error *err)
 {
 	struct dia_avp_iter it;
-	struct flag_scan s;
+	struct scan s;
 
 	if (!err)
 		return -EINVAL;
@@ -213,15 +203,12 @@ int dia_msg_validate_nest(const struct dia_msg *m, int max_nest, struct dia_erro
 	if (check_hdr(m, err))
 		return 0;
 
-	dia_avp_iter_init(&it, m);
-	if (max_nest <= 0 || max_nest > DIA_MAX_NEST)
-		max_nest = DIA_MAX_NEST;
-	if (check_lengths(&it, 0, max_nest, err))
-		return 0;
-
 	memset(&s, 0, sizeof(s));
+	s.max = max_nest <= 0 || max_nest > DIA_MAX_NEST ? DIA_MAX_NEST : max_nest;
+	required_of(m, &s);
 	dia_avp_iter_init(&it, m);
-	check_flags(&it, &s);
+	if (scan_avps(&it, 0, &s, err))
+		return 0;
 	if (s.bits.rc) {
 		*err = s.bits;
 		return 0;
@@ -230,7 +217,12 @@ int dia_msg_validate_nest(const struct dia_msg *m, int max_nest, struct dia_erro
 		*err = s.unsup;
 		return 0;
 	}
-
-	check_required(m, err);
+	for (uint32_t i = 0; i < s.nreq; i++) {
+		if (!(s.seen & 1u << i)) {
+			set_error(err, DIA_RC_MISSING_AVP, NULL, "missing required AVP");
+			err->missing_code = s.req[i];
+			return 0;
+		}
+	}
 	return 0;
 }
