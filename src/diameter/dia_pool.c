@@ -50,7 +50,7 @@ static inline uint64_t ctr_get(const ctr_t *c)
 struct pool_stats {
 	ctr_t mar_sent, maa_by_class[6], timeouts, failovers, no_peer, cancelled, invalid;
 	ctr_t unknown_answers, inflight, rtt_sum_ns, rtt_count, lat_hist[DIA_POOL_LAT_BUCKETS];
-	ctr_t shard_wakes, overload_on, overload_off;
+	ctr_t shard_wakes, overload_on;
 	_Atomic uint64_t pool_wakes; /* the one counter with many writers (the shards): RMW */
 };
 
@@ -629,28 +629,41 @@ static unsigned result_class(const struct dia_msg *m)
 
 #define OVERLOAD_INTERVAL_NS 100000000ull
 
+static void overload_window(struct dia_pool *p, uint64_t now)
+{
+	p->ovl_start_ns = now;
+	p->ovl_min_ns = UINT64_MAX;
+}
+
+/* The flag, its counter and its log line (@fastest_ns: the interval's fastest MAA, or 0 when
+ * the queue drained); a new interval starts either way. Pool thread. */
+static void overload_set(struct dia_pool *p, bool is, uint64_t now, uint64_t fastest_ns)
+{
+	if (is != atomic_load_explicit(&p->overloaded, memory_order_relaxed)) {
+		atomic_store_explicit(&p->overloaded, is, memory_order_relaxed);
+		if (is)
+			ctr_add(&p->st.overload_on, 1);
+		if (fastest_ns)
+			mr_warn("msg=\"%s\" fastest_maa_ms=%llu target_ms=%u",
+			        is ? "AAA overloaded: new calls refused (503)"
+			           : "AAA overload over",
+			        (unsigned long long)(fastest_ns / 1000000u), p->cfg.overload_ms);
+		else
+			mr_warn("msg=\"AAA overload over: queue drained\"");
+	}
+	overload_window(p, now);
+}
+
 /* CoDel's test (Nichols and Jacobson) on the MAR round trip: when even the fastest answer of
  * an interval took longer than overload_ms, requests wait in a standing queue (at the AAA or
  * in our backlog), not behind a passing burst. Pool thread; per MAA. */
 static void overload_sample(struct dia_pool *p, uint64_t now, uint64_t rtt)
 {
-	bool was, is;
-
 	if (rtt < p->ovl_min_ns)
 		p->ovl_min_ns = rtt;
-	if (now - p->ovl_start_ns < OVERLOAD_INTERVAL_NS)
-		return;
-	is = p->ovl_min_ns > (uint64_t)p->cfg.overload_ms * 1000000u;
-	was = atomic_load_explicit(&p->overloaded, memory_order_relaxed);
-	if (is != was) {
-		atomic_store_explicit(&p->overloaded, is, memory_order_relaxed);
-		ctr_add(is ? &p->st.overload_on : &p->st.overload_off, 1);
-		mr_warn("msg=\"%s\" fastest_maa_ms=%llu target_ms=%u",
-		        is ? "AAA overloaded: new calls refused (503)" : "AAA overload over",
-		        (unsigned long long)(p->ovl_min_ns / 1000000u), p->cfg.overload_ms);
-	}
-	p->ovl_start_ns = now;
-	p->ovl_min_ns = UINT64_MAX;
+	if (now - p->ovl_start_ns >= OVERLOAD_INTERVAL_NS)
+		overload_set(p, p->ovl_min_ns > (uint64_t)p->cfg.overload_ms * 1000000u, now,
+		             p->ovl_min_ns);
 }
 
 /* Nothing out and nothing waiting: no queue, so no overload (while overloaded, new calls send
@@ -658,13 +671,8 @@ static void overload_sample(struct dia_pool *p, uint64_t now, uint64_t rtt)
  * Pool thread. */
 static void overload_drained(struct dia_pool *p)
 {
-	if (!atomic_load_explicit(&p->overloaded, memory_order_relaxed))
-		return;
-	atomic_store_explicit(&p->overloaded, false, memory_order_relaxed);
-	ctr_add(&p->st.overload_off, 1);
-	mr_warn("msg=\"AAA overload over: queue drained\"");
-	p->ovl_start_ns = now_ns();
-	p->ovl_min_ns = UINT64_MAX;
+	if (atomic_load_explicit(&p->overloaded, memory_order_relaxed))
+		overload_set(p, false, now_ns(), 0);
 }
 
 bool dia_pool_overloaded(const struct dia_pool *p)
@@ -1210,8 +1218,7 @@ int dia_pool_create(const struct dia_pool_cfg *cfg, struct dia_pool **out)
 	p->loop.on_wake = pool_on_wake;
 	p->loop.wake_arg = p;
 	p->wheel_last = p->loop.now_ms / p->tick_ms;
-	p->ovl_start_ns = now_ns();
-	p->ovl_min_ns = UINT64_MAX;
+	overload_window(p, now_ns());
 	peer_cfg_init(p);
 	*out = p;
 	return 0;
