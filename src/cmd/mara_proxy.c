@@ -250,6 +250,8 @@ static int start(struct proxy *p)
 	    .max_avp_nest = c->max_avp_nest,
 	    .nshards = p->nshards,
 	    .shard_loops = (struct io_loop *const *)p->loops,
+	    /* shard 0's loop runs the pool: no thread hop for its MARs (bench/README.md) */
+	    .host = c->pool_thread ? 0 : 1,
 	};
 	/* the shards' loops must exist before the pool keeps pointers to them */
 	for (unsigned i = 0; i < p->nshards; i++) {

@@ -131,6 +131,7 @@ static const struct field proxy_fields[] = {
     {"diameter_timeout_ms", F_UINT, PRX(diameter_timeout_ms), sizeof(unsigned), 10, 60000},
     {"retry_after_s", F_UINT, PRX(retry_after_s), sizeof(unsigned), 0, 3600},
     {"batch_wait_us", F_UINT, PRX(batch_wait_us), sizeof(unsigned), 0, 1000},
+    {"pool_thread", F_BOOL, PRX(pool_thread), 0, 0, 0},
     {"overload_ms", F_UINT, PRX(overload_ms), sizeof(unsigned), 0, 60000},
     {"stats_listen", F_HOSTPORT_OPT, PRX(stats_addr), 64, 0, 0, PRX(stats_port)},
     {"ha1_cache", F_HA1CACHE, 0, 0, 0, 0},

@@ -119,6 +119,7 @@ struct conf_proxy {
 	unsigned retry_after_s;
 	unsigned overload_ms;   /* dia_pool_cfg.overload_ms: 0 = diameter_timeout_ms / 4 */
 	unsigned batch_wait_us; /* shards' and pool's io_loop_set_batch() */
+	bool pool_thread;       /* the Diameter pool on its own thread, not on shard 0's loop */
 	char stats_addr[64];    /* Prometheus /metrics; empty = off */
 	uint16_t stats_port;
 	/* ha1_cache = { ... }: RFC 4740 §6.3 local re-authentication (sip_authcache.h) */

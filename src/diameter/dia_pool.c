@@ -20,13 +20,14 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define WHEEL_SLOTS 512u /* the wheel spans >= 2 timeouts: a slot holds only due entries */
-#define DRAIN_BATCH 64u  /* per shard per pass: fairness between shards */
-#define DPA_WAIT_MS 2000u
-#define MAX_MESSAGE 65536u /* framing limit; answers above DIA_POOL_MSG_MAX get -EMSGSIZE */
-#define BACKLOG_MS  1u     /* retry when every usable peer's tx queue is full */
-#define HBH_OFF     12u
-#define E2E_OFF     16u
+#define WHEEL_SLOTS  512u /* the wheel spans >= 2 timeouts: a slot holds only due entries */
+#define DRAIN_BATCH  64u  /* per shard per pass: fairness between shards */
+#define DPA_WAIT_MS  2000u
+#define HOST_WAIT_MS (2 * DPA_WAIT_MS + 3000u) /* > the deadline's two expiries */
+#define MAX_MESSAGE  65536u /* framing limit; answers above DIA_POOL_MSG_MAX get -EMSGSIZE */
+#define BACKLOG_MS   1u     /* retry when every usable peer's tx queue is full */
+#define HBH_OFF      12u
+#define E2E_OFF      16u
 
 /* A counter written by one thread (relaxed load + store, no locked RMW), read by any. */
 typedef _Atomic uint64_t ctr_t;
@@ -96,7 +97,9 @@ struct pend_slot {
 };
 
 struct dia_pool {
-	struct io_loop loop;
+	struct io_loop loop;     /* own-thread mode only */
+	struct io_loop *lp;      /* the loop the pool runs on: &loop, or the host shard's */
+	struct pool_shard *host; /* hosted mode: the shard whose loop runs the pool; else NULL */
 	struct dia_pool_cfg cfg; /* copy with defaults applied */
 	struct dia_peer_cfg pcfg;
 	struct dia_peer_table table;
@@ -125,6 +128,7 @@ struct dia_pool {
 	pthread_t th;
 	bool started; /* controller thread */
 	bool stopped;
+	atomic_bool finished; /* hosted: the stop is over, or the host loop ended (host thread) */
 	/* any thread */
 	_Alignas(MR_CACHELINE) atomic_bool closed; /* stop requested: submits refused */
 	_Alignas(MR_CACHELINE) atomic_bool kicked; /* a wake of the pool loop is pending */
@@ -250,7 +254,7 @@ static void wheel_add(struct dia_pool *p, struct dia_pool_req *req)
 	*slot = req;
 	req->_p.in_wheel = true;
 	if (!p->wheel_timer.armed)
-		io_timer_arm(&p->loop, &p->wheel_timer, wheel_fire, p->tick_ms);
+		io_timer_arm(p->lp, &p->wheel_timer, wheel_fire, p->tick_ms);
 }
 
 static void wheel_del(struct dia_pool *p, struct dia_pool_req *req)
@@ -284,7 +288,7 @@ static void complete(struct dia_pool *p, struct dia_pool_req *req, int status)
 	}
 	sh->wake_due = true;
 	if (!p->batch_timer.armed)
-		timer_now(&p->loop, &p->batch_timer, batch_fire);
+		timer_now(p->lp, &p->batch_timer, batch_fire);
 }
 
 static void peer_link(struct pool_peer *pp, struct dia_pool_req *req)
@@ -319,7 +323,7 @@ static void detach(struct dia_pool *p, struct dia_pool_req *req)
 	if (!p->inflight && !p->backlog)
 		overload_drained(p);
 	if (p->backlog && !p->batch_timer.armed) /* room for the backlog's head */
-		timer_now(&p->loop, &p->batch_timer, batch_fire);
+		timer_now(p->lp, &p->batch_timer, batch_fire);
 }
 
 /* ---- sending --------------------------------------------------------------------------------- */
@@ -399,7 +403,7 @@ static void backlog_add(struct dia_pool *p, struct dia_pool_req *req, bool head)
 		p->backlog_tail = req;
 	}
 	if (!p->backlog_timer.armed)
-		io_timer_arm(&p->loop, &p->backlog_timer, backlog_fire, BACKLOG_MS);
+		io_timer_arm(p->lp, &p->backlog_timer, backlog_fire, BACKLOG_MS);
 }
 
 static struct dia_pool_req *backlog_pop(struct dia_pool *p)
@@ -425,7 +429,7 @@ static int dispatch(struct dia_pool *p, struct dia_pool_req *req)
 		complete(p, req, -ECANCELED);
 		return 0;
 	}
-	if (req->_p.deadline_ms <= p->loop.now_ms) {
+	if (req->_p.deadline_ms <= p->lp->now_ms) {
 		ctr_add(&p->st.timeouts, 1);
 		complete(p, req, -ETIMEDOUT);
 		return 0;
@@ -452,7 +456,7 @@ static void backlog_run(struct dia_pool *p)
 			return;
 		}
 	}
-	io_timer_disarm(&p->loop, &p->backlog_timer);
+	io_timer_disarm(p->lp, &p->backlog_timer);
 }
 
 static bool mar_ok(const struct dia_pool_req *req)
@@ -478,7 +482,7 @@ static void dispatch_new(struct dia_pool *p, struct dia_pool_req *req)
 	req->_p.e2e = p->next_e2e++;
 	put_be32(req->mar + E2E_OFF, req->_p.e2e);
 	/* + 1: the loop clock is in whole ms, never time out early */
-	req->_p.deadline_ms = p->loop.now_ms + p->cfg.timeout_ms + 1;
+	req->_p.deadline_ms = p->lp->now_ms + p->cfg.timeout_ms + 1;
 	req->_p.sent_ns = now_ns();
 	if (p->backlog || dispatch(p, req) == -EAGAIN) /* no overtaking the backlog */
 		backlog_add(p, req, false);
@@ -532,7 +536,7 @@ static void batch_fire(struct io_loop *l, struct io_timer *t)
 	for (unsigned i = 0; i < p->cfg.nshards; i++) {
 		struct pool_shard *sh = &p->shards[i];
 
-		if (!sh->wake_due)
+		if (!sh->wake_due || sh == p->host) /* the host polls in dia_pool_host_turn() */
 			continue;
 		sh->wake_due = false;
 		/* seq_cst RMW after the pushes: pairs with the one in dia_pool_poll() */
@@ -759,7 +763,7 @@ static void pool_on_state(struct dia_conn *pc)
 		/* on close this runs after the loop's flush: wake it so that the re-sent
 		 * requests leave now, not at the next completion */
 		if (pc->state == DIA_PS_CLOSED)
-			io_loop_wake(&p->loop);
+			io_loop_wake(p->lp);
 	}
 	count_usable(p);
 }
@@ -776,8 +780,15 @@ static void maybe_finish(struct dia_pool *p)
 	for (unsigned i = 0; i < p->cfg.npeers; i++)
 		if (p->peers[i].conn)
 			return;
-	if (p->stopping)
+	if (!p->stopping)
+		return;
+	if (!p->host) {
 		p->loop.stop = true;
+		return;
+	}
+	/* hosted: the host loop goes on (its shard ends it); one more turn lets it see this */
+	atomic_store(&p->finished, true);
+	io_loop_wake(p->lp);
 }
 
 static void connector_fire(struct io_loop *l, struct io_timer *t);
@@ -800,7 +811,7 @@ static void conn_free(struct dia_conn *pc)
 	if (p->stopping)
 		maybe_finish(p);
 	else
-		io_timer_arm(&p->loop, &pp->retry, connector_fire, delay);
+		io_timer_arm(p->lp, &pp->retry, connector_fire, delay);
 }
 
 static void connector_fire(struct io_loop *l, struct io_timer *t)
@@ -841,7 +852,10 @@ static void deadline_fire(struct io_loop *l, struct io_timer *t)
 	struct dia_pool *p = mr_container_of(t, struct dia_pool, deadline);
 
 	if (p->deadline_hit) {
-		l->stop = true;
+		if (p->host)
+			atomic_store(&p->finished, true);
+		else
+			l->stop = true;
 		return;
 	}
 	p->deadline_hit = true;
@@ -860,24 +874,21 @@ static void begin_stop(struct dia_pool *p)
 {
 	p->stopping = true;
 	count_usable(p);
-	io_timer_disarm(&p->loop, &p->backlog_timer);
+	io_timer_disarm(p->lp, &p->backlog_timer);
 	for (unsigned i = 0; i < p->cfg.npeers; i++) {
-		io_timer_disarm(&p->loop, &p->peers[i].retry);
+		io_timer_disarm(p->lp, &p->peers[i].retry);
 		failover_peer(p, &p->peers[i]); /* stopping: -ECANCELED */
 	}
 	drain_submits(p); /* the backlog and the rings: -ECANCELED */
 	for (unsigned i = 0; i < p->cfg.npeers; i++)
 		if (p->peers[i].conn)
 			dia_conn_disconnect(p->peers[i].conn, 0); /* REBOOTING */
-	io_timer_arm(&p->loop, &p->deadline, deadline_fire, DPA_WAIT_MS + 500);
+	io_timer_arm(p->lp, &p->deadline, deadline_fire, DPA_WAIT_MS + 500);
 	maybe_finish(p);
 }
 
-static void pool_on_wake(struct io_loop *l, void *arg)
+static void pool_turn(struct dia_pool *p)
 {
-	struct dia_pool *p = arg;
-
-	(void)l;
 	/* seq_cst RMW before the drain: pairs with the one in dia_pool_kick() */
 	atomic_exchange(&p->kicked, false);
 	if (p->stopping)
@@ -887,6 +898,40 @@ static void pool_on_wake(struct io_loop *l, void *arg)
 		return;
 	}
 	drain_submits(p);
+}
+
+static void pool_on_wake(struct io_loop *l, void *arg)
+{
+	(void)l;
+	pool_turn(arg);
+}
+
+bool dia_pool_host_turn(struct dia_pool *p)
+{
+	struct pool_shard *h = p->host;
+
+	if (atomic_load_explicit(&p->finished, memory_order_relaxed))
+		return false;
+	pool_turn(p);
+	if (!h->wake_due)
+		return false;
+	h->wake_due = false;
+	return true;
+}
+
+void dia_pool_host_exit(struct dia_pool *p)
+{
+	atomic_store(&p->finished, true);
+}
+
+bool dia_pool_host_done(const struct dia_pool *p)
+{
+	return atomic_load(&p->finished);
+}
+
+int dia_pool_host_shard(const struct dia_pool *p)
+{
+	return p->host ? (int)(p->host - p->shards) : -1;
 }
 
 static void *pool_main(void *arg)
@@ -932,7 +977,7 @@ void dia_pool_kick(struct dia_pool *p)
 	/* seq_cst RMW after the enqueues: if it reads true, the pool's clearing exchange comes
 	 * later in the flag's order and the drain that follows it sees our requests */
 	if (!atomic_exchange(&p->kicked, true)) {
-		io_loop_wake(&p->loop);
+		io_loop_wake(p->lp);
 		atomic_fetch_add_explicit(&p->st.pool_wakes, 1, memory_order_relaxed);
 	}
 }
@@ -1111,9 +1156,10 @@ static int cfg_apply(struct dia_pool *p, const struct dia_pool_cfg *cfg)
 	c->max_inflight = c->max_inflight ? c->max_inflight : 16384;
 	c->queue_size = c->queue_size ? c->queue_size : 4096;
 	if (!c->npeers || c->npeers > DIA_POOL_MAX_PEERS || !c->peers || !c->nshards ||
-	    c->nshards > DIA_POOL_MAX_SHARDS || !c->shard_loops || c->queue_size < 4 ||
-	    (c->queue_size & (c->queue_size - 1)) || c->max_inflight > (1u << 24) ||
-	    !c->id.host.len || !c->id.realm.len || !c->dest_realm.len)
+	    c->nshards > DIA_POOL_MAX_SHARDS || !c->shard_loops || c->host > c->nshards ||
+	    c->queue_size < 4 || (c->queue_size & (c->queue_size - 1)) ||
+	    c->max_inflight > (1u << 24) || !c->id.host.len || !c->id.realm.len ||
+	    !c->dest_realm.len)
 		return -EINVAL;
 	for (unsigned i = 0; i < c->nshards; i++)
 		if (!c->shard_loops[i])
@@ -1211,13 +1257,20 @@ int dia_pool_create(const struct dia_pool_cfg *cfg, struct dia_pool **out)
 	ret = dia_peer_table_init(&p->table);
 	if (ret)
 		goto err_shards;
-	ret = io_loop_init(&p->loop, 0, 256);
-	if (ret)
-		goto err_table;
-	io_loop_batch_or_warn(&p->loop, p->cfg.batch_us);
-	p->loop.on_wake = pool_on_wake;
-	p->loop.wake_arg = p;
-	p->wheel_last = p->loop.now_ms / p->tick_ms;
+	if (p->cfg.host) {
+		/* hosted: timers, connections and turns on the host shard's loop (no thread) */
+		p->host = &p->shards[p->cfg.host - 1];
+		p->lp = p->host->loop;
+	} else {
+		ret = io_loop_init(&p->loop, 0, 256);
+		if (ret)
+			goto err_table;
+		io_loop_batch_or_warn(&p->loop, p->cfg.batch_us);
+		p->loop.on_wake = pool_on_wake;
+		p->loop.wake_arg = p;
+		p->lp = &p->loop;
+	}
+	p->wheel_last = p->lp->now_ms / p->tick_ms;
 	overload_window(p, now_ns());
 	peer_cfg_init(p);
 	*out = p;
@@ -1243,13 +1296,17 @@ int dia_pool_start(struct dia_pool *p)
 	if (p->started)
 		return -EALREADY;
 	for (unsigned i = 0; i < p->cfg.npeers; i++)
-		io_timer_arm(&p->loop, &p->peers[i].retry, connector_fire, 0);
-	ret = -pthread_create(&p->th, NULL, pool_main, p);
-	if (ret)
-		return ret;
+		io_timer_arm(p->lp, &p->peers[i].retry, connector_fire, 0);
+	if (!p->host) {
+		ret = -pthread_create(&p->th, NULL, pool_main, p);
+		if (ret)
+			return ret;
+	}
 	p->started = true;
-	mr_info("msg=\"diameter pool started\" peers=%u shards=%u timeout_ms=%u max_inflight=%u",
-	        p->cfg.npeers, p->cfg.nshards, p->cfg.timeout_ms, p->cfg.max_inflight);
+	mr_info("msg=\"diameter pool started\" peers=%u shards=%u timeout_ms=%u max_inflight=%u "
+	        "thread=%s",
+	        p->cfg.npeers, p->cfg.nshards, p->cfg.timeout_ms, p->cfg.max_inflight,
+	        p->host ? "host shard" : "own");
 	return 0;
 }
 
@@ -1279,17 +1336,37 @@ static void final_drain(struct dia_pool *p)
 	}
 }
 
+/* Hosted: wakes the host loop (its next turn begins the stop) and waits for the stop to end
+ * there, or for the host loop to end. */
+static bool host_wait(struct dia_pool *p)
+{
+	const struct timespec ms = {0, 1000000};
+
+	io_loop_wake(p->lp);
+	for (unsigned i = 0; i < HOST_WAIT_MS; i++) {
+		if (atomic_load(&p->finished))
+			return true;
+		nanosleep(&ms, NULL);
+	}
+	return atomic_load(&p->finished);
+}
+
 void dia_pool_stop(struct dia_pool *p)
 {
 	if (p->stopped)
 		return;
 	p->stopped = true;
 	atomic_store(&p->closed, true);
-	if (p->started) {
+	if (p->started && !p->host) {
 		io_loop_wake(&p->loop);
 		pthread_join(p->th, NULL);
-		p->started = false;
+	} else if (p->started && !host_wait(p)) {
+		/* the host loop neither finished the stop nor ended: it may still touch the
+		 * rings, so leave them; its shard's own stop deadline ends it */
+		mr_err("msg=\"pool stop: host loop unresponsive\" wait_ms=%u", HOST_WAIT_MS);
+		return;
 	}
+	p->started = false;
 	final_drain(p);
 	atomic_store_explicit(&p->usable, 0, memory_order_relaxed);
 	mr_info("msg=\"diameter pool stopped\" mar_sent=%lu timeouts=%lu failovers=%lu no_peer=%lu",
@@ -1301,13 +1378,14 @@ void dia_pool_destroy(struct dia_pool *p)
 {
 	if (!p)
 		return;
-	if (p->started)
+	if (p->started && !p->host) /* hosted: the host loop has ended (contract), nothing runs */
 		dia_pool_stop(p);
 	for (unsigned i = 0; i < p->cfg.npeers; i++)
 		if (p->peers[i].conn) /* only after a stop that hit its deadline */
 			mr_warn("msg=\"pool destroyed with a live connection\" peer=%s",
 			        p->peers[i].cfg->host);
-	io_loop_fini(&p->loop);
+	if (!p->host)
+		io_loop_fini(&p->loop);
 	pthread_mutex_destroy(&p->table.lock);
 	for (unsigned i = 0; i < p->cfg.nshards; i++) {
 		free(p->shards[i].to_buf);

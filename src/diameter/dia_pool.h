@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT
- * dia_pool.h - the proxy's shared, pipelined Diameter client pool: one thread with its own io
- * loop owns the connections to the configured Diameter servers and carries MARs from N SIP
- * shards to them and their MAAs back, with round-robin over usable peers, per-request timeouts
- * on a timer wheel, and RFC 6733 §5.5.4 failover (T flag, same end-to-end id, new hop-by-hop).
- * Owns: the peer connections, the pending table and the per-shard SPSC rings. Requests are the
- *   shards' memory: a submitted request is borrowed by the pool until dia_pool_poll() hands it
- *   back; the pool never allocates, frees or copies a request.
- * Thread: dia_pool_submit/kick/poll for shard i only on shard i's thread (one producer and one
- *   consumer per ring); dia_pool_usable_peers/stats_get/peer_stats from any thread;
- *   create/start/stop/destroy from one controlling thread.
+ * dia_pool.h - the proxy's shared, pipelined Diameter client pool: one io loop (its own
+ * thread's, or one shard's: see cfg.host) owns the connections to the configured Diameter servers
+ * and carries MARs from N SIP shards to them and their MAAs back, with round-robin over usable
+ * peers, per-request timeouts on a timer wheel, and RFC 6733 §5.5.4 failover (T flag, same
+ * end-to-end id, new hop-by-hop). Owns: the peer connections, the pending table and the per-shard
+ * SPSC rings. Requests are the shards' memory: a submitted request is borrowed by the pool until
+ * dia_pool_poll() hands it back; the pool never allocates, frees or copies a request. Thread: the
+ * pool runs on its own thread, or (cfg.host) on one shard's loop thread. dia_pool_submit/kick/poll
+ * for shard i only on shard i's thread (one producer and one consumer per ring);
+ * dia_pool_usable_peers/stats_get/peer_stats from any thread; create/start/stop/destroy from one
+ * controlling thread.
  *
  * Request life:  shard: encode -> submit (owned by pool) -> pool: hbh/e2e, send, pending ->
  *   answer | timeout | failover (at most once) | no peer | stop -> answer ring -> poll (owned
@@ -108,6 +109,11 @@ struct dia_pool_cfg {
 	 * interval's fastest is back under it. 0 = timeout_ms / 4; UINT_MAX = never. */
 	unsigned overload_ms;
 	struct io_loop *const *shard_loops; /* woken with io_loop_wake(); their on_wake polls */
+	/* 0: the pool runs its own thread and loop. i + 1: it runs on shard i's loop (no thread
+	 * of its own): that shard calls dia_pool_host_turn() every turn, so its MARs and MAAs
+	 * cost no cross-thread hand-off and no wake-up (bench/README.md: most of a call's CPU at
+	 * moderate load was the pool thread's sleeps and wakes). */
+	unsigned host;
 };
 
 /* Pool counters, a snapshot of relaxed atomics (one writer: the pool thread). */
@@ -183,6 +189,21 @@ void dia_pool_kick(struct dia_pool *p);
  * wakes the shard only for answers pushed after the last poll. Shard @shard's thread only. */
 unsigned dia_pool_poll(struct dia_pool *p, unsigned shard, struct dia_pool_req **reqs,
                        unsigned max);
+
+/* Hosted pool (cfg.host), all on the host shard's thread:
+ * dia_pool_host_turn() : the pool's turn: begins the stop when asked, takes every shard's
+ *   submits (the host's too: it needs no kick). Call from the host loop's on_turn, after the
+ *   shard has polled its answers; true when answers for the host came in meanwhile (poll
+ *   again, then call again). No-op once the pool has finished stopping.
+ * dia_pool_host_done() : the pool has finished its stop (the host loop may end).
+ * dia_pool_host_exit() : the host loop ended: dia_pool_stop() stops waiting for it.
+ * dia_pool_host_shard() : the host shard's index, -1 when the pool has its own thread (any
+ *   thread). dia_pool_start() arms the connectors on the host loop: call it before that loop
+ *   runs; dia_pool_stop() wakes the host and waits for its stop (bounded). */
+bool dia_pool_host_turn(struct dia_pool *p);
+bool dia_pool_host_done(const struct dia_pool *p);
+void dia_pool_host_exit(struct dia_pool *p);
+int dia_pool_host_shard(const struct dia_pool *p);
 
 /* Number of peers whose connection is open with watchdog OKAY (relaxed atomic). 0 means a
  * submit will come back -ENOTCONN: shards may answer 503 without submitting. */

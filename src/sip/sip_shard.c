@@ -978,23 +978,8 @@ static void stop_fire(struct io_loop *l, struct io_timer *t)
 	l->stop = true;
 }
 
-static void on_turn(struct io_loop *l, void *arg)
+static void poll_answers(struct sip_shard *sh)
 {
-	struct sip_shard *sh = arg;
-
-	(void)l;
-	atomic_store_explicit(&sh->turns,
-	                      atomic_load_explicit(&sh->turns, memory_order_relaxed) + 1,
-	                      memory_order_release);
-	if (sh->kick) { /* one wake-up of the pool per turn, however many MARs were queued */
-		sh->kick = false;
-		dia_pool_kick(sh->cfg->pool);
-	}
-}
-
-static void on_wake(struct io_loop *l, void *arg)
-{
-	struct sip_shard *sh = arg;
 	struct dia_pool_req *reqs[POLL_BATCH];
 	unsigned n;
 
@@ -1003,6 +988,43 @@ static void on_wake(struct io_loop *l, void *arg)
 		for (unsigned i = 0; i < n; i++)
 			on_maa(sh, reqs[i]);
 	} while (n == POLL_BATCH);
+}
+
+/* The loop may end once nothing is parked (and, on the pool's host, the pool has said DPR and
+ * seen its connections go). */
+static void maybe_end(struct io_loop *l, struct sip_shard *sh)
+{
+	if (sh->stopping && sh->st.pending_gauge == 0 &&
+	    (!sh->host || dia_pool_host_done(sh->cfg->pool)))
+		l->stop = true;
+}
+
+static void on_turn(struct io_loop *l, void *arg)
+{
+	struct sip_shard *sh = arg;
+
+	atomic_store_explicit(&sh->turns,
+	                      atomic_load_explicit(&sh->turns, memory_order_relaxed) + 1,
+	                      memory_order_release);
+	if (sh->host) {
+		/* the pool runs here: its answers for us are a poll, our MARs a drain, in the
+		 * same turn; no eventfd either way */
+		sh->kick = false;
+		do
+			poll_answers(sh);
+		while (dia_pool_host_turn(sh->cfg->pool));
+		maybe_end(l, sh);
+	} else if (sh->kick) { /* one wake-up of the pool per turn, however many MARs were queued */
+		sh->kick = false;
+		dia_pool_kick(sh->cfg->pool);
+	}
+}
+
+static void on_wake(struct io_loop *l, void *arg)
+{
+	struct sip_shard *sh = arg;
+
+	poll_answers(sh);
 	if (atomic_load(&sh->stop_requested) && !sh->stopping) {
 		sh->stopping = true;
 		io_timer_arm(l, &sh->stop_timer, stop_fire, STOP_WAIT_MS);
@@ -1015,8 +1037,7 @@ static void on_wake(struct io_loop *l, void *arg)
 			sh->tls_ls.fd = -1;
 		}
 	}
-	if (sh->stopping && sh->st.pending_gauge == 0)
-		l->stop = true;
+	maybe_end(l, sh);
 }
 
 static int tls_listen(struct sip_shard *sh)
@@ -1106,10 +1127,14 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 static void *shard_main(void *arg)
 {
 	struct sip_shard *sh = arg;
-	int ret = io_loop_run(&sh->loop);
+	int ret;
 
+	sh->host = dia_pool_host_shard(sh->cfg->pool) == (int)sh->id;
+	ret = io_loop_run(&sh->loop);
 	if (ret)
 		mr_err("msg=\"shard loop failed\" shard=%u err=%d", sh->id, ret);
+	if (sh->host) /* whatever the pool still had, dia_pool_stop() takes it from here */
+		dia_pool_host_exit(sh->cfg->pool);
 	return NULL;
 }
 

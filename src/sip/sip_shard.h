@@ -109,6 +109,7 @@ struct sip_shard {
 	struct sip_pend *pend; /* open addressing, power of two */
 	uint32_t pend_mask;
 	bool kick;
+	bool host; /* the Diameter pool runs on this shard's loop (dia_pool_cfg.host) */
 	atomic_bool stop_requested;
 	bool stopping;
 	_Atomic uint64_t turns; /* loop turns done: a reload waits for it to move */

@@ -4,6 +4,8 @@
 #   1. mara-proxy gets SIGTERM while SIPp runs calls through it: it stops reading, answers or
 #      fails every request parked for its MAA (nothing left pending), says DPR to mara-aaa (which
 #      logs it), and exits 0 within a bounded time
+#   1b. the same with the Diameter pool on its own thread (pool_thread = true; by default it
+#      runs on shard 0's loop)
 #   2. mara-aaa gets SIGTERM under load: DPR to the proxy (logged there), exit 0; the proxy then
 #      answers 503 with Retry-After instead of hanging
 # Loopback only; every process is stopped by PID at exit; SIPp runs are bounded.
@@ -13,9 +15,10 @@ PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
-start_proxy() { # NAME SIP_PORT AAA_PORT UAS_PORT
+start_proxy() { # NAME SIP_PORT AAA_PORT UAS_PORT [EXTRA_SETTING]
 	cat >"$W/$1.conf" <<CONF
 proxy = {
+  ${5:-}
   listen = "127.0.0.1:$2";
   threads = 2;
   routes = ( { domain = "*"; address = "127.0.0.1:$4"; } );
@@ -57,6 +60,26 @@ check "mara-proxy said DPR to mara-aaa" grep -q 'msg="DPR received" peer=proxy.t
 check "requests had been flowing ($(sed -n 's/.* mar=\([0-9]*\).*/\1/p' "$W/p1.log" | tail -1) MARs)" \
 	grep -qE 'msg="totals".* mar=[1-9][0-9]+' "$W/p1.log"
 
+check "the pool ran on shard 0's loop (the default)" \
+	grep -q 'msg="diameter pool started".* thread=host shard' "$W/p1.log"
+
+# ---- 1b. the same, with the pool on its own thread ------------------------------------------------
+PS1=$(free_port) || exit 1
+PU1=$(free_port) || exit 1
+start_proxy p1b "$PS1" "$PA" "$PU1" "pool_thread = true;" || exit 1
+P1B=$LAST_PID
+load l1b "$PS1" "$PU1" 3000
+sleep 2
+check "pool_thread: the pool ran on its own thread" \
+	grep -q 'msg="diameter pool started".* thread=own' "$W/p1b.log"
+check "pool_thread: exits 0 on SIGTERM under load, within 5 s" stop_ok "$P1B"
+check "pool_thread: no request left parked at exit" \
+	grep -q 'msg="totals".* left_pending=0' "$W/p1b.log"
+check "pool_thread: DPR to mara-aaa" \
+	test "$(grep -c 'msg="DPR received" peer=proxy.test' "$W/aaa.log")" -ge 2
+check "pool_thread: requests had been flowing" \
+	grep -qE 'msg="totals".* mar=[1-9][0-9]+' "$W/p1b.log"
+
 # ---- 2. mara-aaa stops under load ---------------------------------------------------------------
 PS2=$(free_port) || exit 1
 PU2=$(free_port) || exit 1
@@ -75,7 +98,7 @@ check "mara-proxy exits 0" stop_ok "$P2"
 check "nothing left parked" grep -q 'msg="totals".* left_pending=0' "$W/p2.log"
 
 if [ "$FAIL" -ne 0 ]; then
-	echo "--- logs"; tail -n 20 "$W/p1.log" "$W/p2.log" "$W/aaa.log"
+	echo "--- logs"; tail -n 20 "$W/p1.log" "$W/p1b.log" "$W/p2.log" "$W/aaa.log"
 	exit 1
 fi
 exit 0
