@@ -336,6 +336,7 @@ static int loop_setup(struct aaa *a, struct aaa_loop *al, unsigned id)
 		return ret;
 	}
 	io_loop_batch_or_warn(&al->io, c->batch_wait_us);
+	io_loop_set_slice(&al->io, c->sched_slice_us);
 	al->io.on_wake = on_wake;
 	al->io.wake_arg = al;
 	ret = dia_sipsrv_init(&al->srv, &a->scfg);

@@ -60,6 +60,7 @@ struct conf_aaa {
 	unsigned nonce_lifetime_s;
 	unsigned replay_entries;
 	unsigned batch_wait_us;        /* io_loop_set_batch(): fewer wake-ups for bounded latency */
+	unsigned sched_slice_us;       /* io_loop_set_slice(): 0 = the kernel's */
 	int algorithms[CONF_MAX_ALGS]; /* enum auth_alg, most preferred first */
 	unsigned nalgorithms;
 	bool allow_no_qop;   /* accept RFC 2069 responses (no qop) from old UAs */
@@ -117,10 +118,11 @@ struct conf_proxy {
 	unsigned reconnect_s;
 	unsigned diameter_timeout_ms;
 	unsigned retry_after_s;
-	unsigned overload_ms;   /* dia_pool_cfg.overload_ms: 0 = diameter_timeout_ms / 4 */
-	unsigned batch_wait_us; /* shards' and pool's io_loop_set_batch() */
-	bool pool_thread;       /* the Diameter pool on its own thread, not on shard 0's loop */
-	char stats_addr[64];    /* Prometheus /metrics; empty = off */
+	unsigned overload_ms;    /* dia_pool_cfg.overload_ms: 0 = diameter_timeout_ms / 4 */
+	unsigned batch_wait_us;  /* shards' and pool's io_loop_set_batch() */
+	unsigned sched_slice_us; /* shards' and pool's io_loop_set_slice() */
+	bool pool_thread;        /* the Diameter pool on its own thread, not on shard 0's loop */
+	char stats_addr[64];     /* Prometheus /metrics; empty = off */
 	uint16_t stats_port;
 	/* ha1_cache = { ... }: RFC 4740 §6.3 local re-authentication (sip_authcache.h) */
 	struct {

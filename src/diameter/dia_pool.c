@@ -1266,6 +1266,7 @@ int dia_pool_create(const struct dia_pool_cfg *cfg, struct dia_pool **out)
 		if (ret)
 			goto err_table;
 		io_loop_batch_or_warn(&p->loop, p->cfg.batch_us);
+		io_loop_set_slice(&p->loop, p->cfg.slice_us);
 		p->loop.on_wake = pool_on_wake;
 		p->loop.wake_arg = p;
 		p->lp = &p->loop;

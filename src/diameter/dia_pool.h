@@ -104,6 +104,7 @@ struct dia_pool_cfg {
 	unsigned max_avp_nest; /* grouped AVP nesting accepted in answers (0 = DIA_MAX_NEST) */
 	unsigned nshards;
 	unsigned batch_us; /* io_loop_set_batch() of the pool thread's loop */
+	unsigned slice_us; /* io_loop_set_slice() of the pool thread's loop */
 	/* overload: when even the fastest MAA of a 100 ms interval took longer than this (a
 	 * standing queue at the AAA, CoDel's test), dia_pool_overloaded() turns true until an
 	 * interval's fastest is back under it. 0 = timeout_ms / 4; UINT_MAX = never. */

@@ -7,7 +7,9 @@
 #include "mr_log.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -227,10 +229,41 @@ static int loop_wait(struct io_loop *l, uint64_t wait_ms)
 	return ret < 0 ? -errno : (int)ret;
 }
 
+void io_loop_set_slice(struct io_loop *l, unsigned slice_us)
+{
+	l->slice_us = slice_us;
+}
+
+/* struct sched_attr (include/uapi/linux/sched/types.h), not in glibc 2.36's headers */
+struct io_sched_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
+static void apply_slice(struct io_loop *l)
+{
+	struct io_sched_attr a = {.size = sizeof(a), .policy = SCHED_OTHER};
+
+	if (!l->slice_us)
+		return;
+	/* keep the nice value the thread has: sched_setattr() sets it too */
+	errno = 0;
+	a.nice = getpriority(PRIO_PROCESS, 0);
+	a.runtime = (uint64_t)l->slice_us * 1000u;
+	if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+		mr_warn("msg=\"sched_slice_us needs Linux 6.12 (EEVDF custom slices): ignored\" "
+		        "loop=%u err=%d",
+		        l->id, -errno);
+}
+
 int io_loop_run(struct io_loop *l)
 {
 	uint64_t wait_ms = 0;
 
+	apply_slice(l);
 	if (l->enable) {
 		/* liburing 2.3 declares io_uring_enable_rings() but does not export it */
 		if (syscall(__NR_io_uring_register, l->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,

@@ -1094,6 +1094,7 @@ int sip_shard_init(struct sip_shard *sh, unsigned id, const struct sip_shard_cfg
 	if (ret)
 		return ret;
 	io_loop_batch_or_warn(&sh->loop, cfg->batch_us);
+	io_loop_set_slice(&sh->loop, cfg->slice_us);
 	sh->loop.on_wake = on_wake;
 	sh->loop.wake_arg = sh;
 	sh->loop.on_turn = on_turn;

@@ -38,6 +38,7 @@ struct sip_shard_cfg {
 	unsigned udp_bufs;      /* receive buffers in the ring (power of two) */
 	unsigned udp_slots;     /* sends in flight */
 	unsigned batch_us;      /* io_loop_set_batch(): 0 = wake on every completion */
+	unsigned slice_us;      /* io_loop_set_slice(): 0 = the kernel's */
 	struct sip_authcache_policy ha1_cache; /* local re-authentication (sip_authcache.h) */
 	/* limits on hostile input (0: the parser's own, SIP_MAX_*); refusals are counted in
 	 * sip_shard_stats.limit[] */
