@@ -27,7 +27,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 CALLS=${FAILOVER_CALLS:-1500}
 RATE=${FAILOVER_RATE:-100}
@@ -46,20 +45,14 @@ command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; ex
 HAVE_TSHARK=1
 command -v tshark >/dev/null || HAVE_TSHARK=0
 
-dump() {
-	local f
-	for f in "$@"; do
-		echo "# ----- $f"
-		grep -v 'msg="rx"' "$f" 2>/dev/null | tail -n "${DUMP_LINES:-40}" | sed 's/^/# /'
-	done
-}
+# dump: mara-aaa's debug logs without their one line per message
+DUMP_SKIP='msg="rx"'
 bail() {
 	[ "$SIG" = STOP ] && kill -CONT "$AAA1" 2>/dev/null
 	nok "$*"
 	dump "$W/proxy.log" "$W/aaa1.log" "$W/aaa2.log" "$W/uac.screen"
 	exit 1
 }
-total() { grep 'msg="totals"' "$2" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
 # mara's log timestamp format, for comparing with ts= of its lines
 now_ts() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
@@ -69,51 +62,17 @@ PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
 PC=$(free_port) || exit 1
 
-# aaa NAME PORT -> LAST_PID; as lib.sh's start_aaa (same SECRET) with every message logged
-aaa() {
-	cat >"$W/$1.conf" <<EOF
-log = { level = "debug"; };
-aaa = {
-  listen = "127.0.0.1:$2";
-  origin_host = "$1.test";
-  origin_realm = "test";
-  threads = 2;
-  nonce_secret = "$SECRET";
-  algorithms = [ "MD5", "SHA-256", "SHA-512-256" ];
-};
-EOF
-	"$AAA" -c "$W/$1.conf" >"$W/$1.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	wait_for "$W/$1.log" 'mara-aaa ready' 5 || bail "$1 did not start"
-}
-aaa aaa1 "$PA1"
+# aaa1 and aaa2 log every message (level debug: one "rx" line each)
+AAA_LOG_LEVEL=debug start_aaa aaa1 "$PA1" || bail "aaa1 did not start"
 AAA1=$LAST_PID
-aaa aaa2 "$PA2"
+AAA_LOG_LEVEL=debug start_aaa aaa2 "$PA2" || bail "aaa2 did not start"
 AAA2=$LAST_PID
 
-cat >"$W/proxy.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa1.test"; address = "127.0.0.1:$PA1"; },
-                { host = "aaa2.test"; address = "127.0.0.1:$PA2"; } );
-  diameter_timeout_ms = $TIMEOUT_MS;
-  watchdog_s = $WD_S;
-  reconnect_s = 2;
-  max_challenges_per_source = 100000; # every SIPp UA shares one address
-};
-EOF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'mara-proxy ready' 5 || bail "mara-proxy did not start"
+# every SIPp UA shares one address: max_challenges_per_source out of the way
+start_proxy proxy peer="aaa1.test 127.0.0.1:$PA1" peer="aaa2.test 127.0.0.1:$PA2" \
+	diameter_timeout_ms="$TIMEOUT_MS" watchdog_s="$WD_S" reconnect_s=2 \
+	max_challenges_per_source=100000 || bail "mara-proxy did not start"
+PROXY_PID=$LAST_PID
 wait_for "$W/proxy.log" 'msg="peer open".*peer=aaa1.test' 10 &&
 	wait_for "$W/proxy.log" 'msg="peer open".*peer=aaa2.test' 10 ||
 	bail "mara-proxy did not open both aaa1.test and aaa2.test"
@@ -168,19 +127,17 @@ if [ "$SIG" = STOP ]; then
 fi
 wait "$UAC_PID"
 rc=$?
-succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
-failed() { awk -F'|' '/Failed call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
 retr=$(awk '/INVITE ---------->/{s += $4} END {print s + 0}' "$W/uac.screen")
 if [ "$rc" -eq 0 ]; then
-	ok "$CALLS calls at $RATE cps with aaa1 killed: all succeeded ($(succ "$W/uac.screen")" \
+	ok "$CALLS calls at $RATE cps with aaa1 killed: all succeeded ($(sipp_ok "$W/uac.screen")" \
 		"successful, $((SECONDS - t0)) s, INVITE retransmissions: $retr)"
 else
-	nok "$CALLS calls with aaa1 killed: SIPp rc=$rc, $(succ "$W/uac.screen") successful," \
-		"$(failed "$W/uac.screen") failed, INVITE retransmissions: $retr"
+	nok "$CALLS calls with aaa1 killed: SIPp rc=$rc, $(sipp_ok "$W/uac.screen") successful," \
+		"$(sipp_failed "$W/uac.screen") failed, INVITE retransmissions: $retr"
 	tail -n 40 "$W/uac.screen" | sed 's/^/# /'
 fi
 for _ in $(seq 100); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
-n=$(succ "$W/uas.screen")
+n=$(sipp_ok "$W/uas.screen")
 check "the UAS saw exactly the $CALLS calls (${n:-?})" test "${n:-0}" -eq "$CALLS"
 
 # ---- totals ---------------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp or python3 missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 SIPC="python3 $SRC/tests/integration/sipc.py"
 RATE=${FAULTS_RATE:-200}
@@ -37,60 +36,20 @@ PM=$(free_port) || exit 1
 PX=$(free_port) || exit 1 # nothing listens there
 bail() { nok "$*"; tail -n 30 "$W/proxy.log" | sed 's/^/# /'; exit 1; }
 
-metrics() { scrape_to "$PM" "$W/m.txt" || : >"$W/m.txt"; }
-val() { awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$W/m.txt"; }
-sumof() { awk -v k="$1" 'index($1, k) == 1 {s += $2} END {print s + 0}' "$W/m.txt"; }
-# balance LABEL: every received request accounted for, nothing parked, no MAR in flight
-balance() {
-	metrics
-	local rx done parked inflight
-	rx=$(sumof mara_sip_requests_received_total)
-	done=$(sumof mara_sip_request_outcomes_total)
-	parked=$(val mara_sip_pending_requests)
-	inflight=$(val mara_diameter_mar_inflight)
-	echo "# $1: received=$rx" $(grep '^mara_sip_request_outcomes_total' "$W/m.txt" |
-		sed 's/.*outcome="\([a-z]*\)"} /\1=/')
-	check "$1: balance received ($rx) = outcomes ($done) + parked ($parked)" \
-		test "$rx" = "$((done + parked))"
-	check "$1: nothing parked ($parked), no MAR in flight ($inflight)" \
-		test "$parked,$inflight" = "0,0"
-}
 calls() { # calls N -> SIPp UAC rc; screen in $W/uac.screen
 	timeout 60 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -p "$PC" -nostdin \
 		-m "$1" -r "$RATE" -l 1000 -key rdomain "127.0.0.1:$PS" -s service \
 		-au alice -ap alice-secret -buff_size 4194304 -timeout 30s -timeout_error \
 		-trace_screen -screen_file "$W/uac.screen" >"$W/uac.out" 2>&1
 }
-succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$W/uac.screen"; }
 
 start_aaa aaa "$PA" || exit 1
 AAA_PID=$LAST_PID
-cat >"$W/proxy.conf" <<CONF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "udp.unreachable"; address = "127.0.0.1:$PX"; transport = "udp"; },
-             { domain = "tcp.unreachable"; address = "127.0.0.1:$PX"; transport = "tcp"; },
-             { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  diameter_timeout_ms = 1000;
-  reconnect_s = 1;
-  retry_after_s = 7;
-  max_pending = 64;
-  max_challenges_per_source = 100000;
-  max_challenges = 100000;
-  stats_listen = "127.0.0.1:$PM";
-};
-CONF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'mara-proxy ready' 5 || bail "mara-proxy did not start"
+start_proxy proxy route="udp.unreachable 127.0.0.1:$PX udp" \
+	route="tcp.unreachable 127.0.0.1:$PX tcp" route="* 127.0.0.1:$PU" diameter_timeout_ms=1000 \
+	reconnect_s=1 retry_after_s=7 max_pending=64 max_challenges_per_source=100000 \
+	max_challenges=100000 stats_listen="127.0.0.1:$PM" || bail "mara-proxy did not start"
+PROXY_PID=$LAST_PID
 wait_for "$W/proxy.log" 'msg="peer open"' 10 || bail "mara-proxy did not open aaa.test"
 sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -buff_size 4194304 \
 	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
@@ -99,7 +58,8 @@ sleep 0.3
 
 # ---- a. mara-aaa killed under load ------------------------------------------------------------------
 calls $((RATE * 2))
-check "before the fault: $((RATE * 2)) calls at $RATE/s complete ($(succ))" test "$?" -eq 0
+rc=$?
+check "before the fault: $((RATE * 2)) calls at $RATE/s complete ($(sipp_ok "$W/uac.screen"))" test "$rc" -eq 0
 calls $((RATE * 5)) &
 LOAD=$!
 sleep 2
@@ -113,8 +73,8 @@ check "a request after the kill: 503 with Retry-After: 7 within 1000 ms" \
 	     END {exit !(r && t != "" && t <= 1000)}' <<<"$out"
 drained=""
 for _ in $(seq 40); do
-	metrics
-	if [ "$(val mara_sip_pending_requests),$(val mara_diameter_mar_inflight)" = "0,0" ]; then
+	metrics "$PM"
+	if [ "$(mval mara_sip_pending_requests),$(mval mara_diameter_mar_inflight)" = "0,0" ]; then
 		drained=$((($(date +%s%N) - t_kill) / 1000000))
 		break
 	fi
@@ -122,7 +82,7 @@ for _ in $(seq 40); do
 done
 check "nothing parked and no MAR in flight within 2000 ms of the kill (${drained:-never} ms)" \
 	test -n "$drained" -a "${drained:-9999}" -le 2000
-n503=$(val 'mara_sip_local_responses_sent_total{code="503"}')
+n503=$(mval 'mara_sip_local_responses_sent_total{code="503"}')
 check "503s were sent during the outage ($n503)" test "$n503" -gt 0
 wait "$LOAD"
 start_aaa aaa "$PA" || bail "mara-aaa did not start again"
@@ -133,9 +93,10 @@ for _ in $(seq 50); do
 done
 check "the proxy reopened aaa.test by itself" test "$(grep -c 'msg="peer open"' "$W/proxy.log")" -ge 2
 calls $((RATE * 2))
-check "after the return: $((RATE * 2)) calls at $RATE/s complete, no restart ($(succ))" test "$?" -eq 0
+rc=$?
+check "after the return: $((RATE * 2)) calls at $RATE/s complete, no restart ($(sipp_ok "$W/uac.screen"))" test "$rc" -eq 0
 check "the same mara-proxy process throughout" kill -0 "$PROXY_PID"
-balance "a. mara-aaa killed"
+check_balance "$PM" "a. mara-aaa killed"
 
 # ---- c. overload: the AAA path stalls, a burst arrives ------------------------------------------------------
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status"; }
@@ -144,9 +105,9 @@ kill -STOP "$AAA_PID"
 $SIPC udp 127.0.0.1 "$PS" ok -n 300 -t 2 >"$W/burst.out" &
 BURST=$!
 sleep 0.5
-metrics
-parked=$(val mara_sip_pending_requests)
-full=$(val 'mara_sip_dropped_total{reason="pending_table_full"}')
+metrics "$PM"
+parked=$(mval mara_sip_pending_requests)
+full=$(mval 'mara_sip_dropped_total{reason="pending_table_full"}')
 rss1=$(rss)
 kill -CONT "$AAA_PID"
 wait "$BURST"
@@ -159,23 +120,24 @@ check "c. the rest were shed at once: 503 with Retry-After ($n503), counted ($fu
 	test "$n503" -gt 200 -a "$n503" = "$full"
 check "c. the 64 admitted got their 407 after SIGCONT ($n407)" test "$n407" = 64
 check "c. RSS grew by less than 16 MB ($(((rss1 - rss0) / 1024)) MB)" test $((rss1 - rss0)) -lt 16384
-balance "c. overload"
+check_balance "$PM" "c. overload"
 
 # ---- d. next hop unreachable ---------------------------------------------------------------------------------
-metrics
-fwd0=$(sumof 'mara_sip_requests_forwarded_total')
+metrics "$PM"
+fwd0=$(msum 'mara_sip_requests_forwarded_total')
 $SIPC udp 127.0.0.1 "$PS" ack -n 5 -t 0.5 --ruri "sip:bob@udp.unreachable" >/dev/null
-metrics
-fwd1=$(sumof 'mara_sip_requests_forwarded_total')
+metrics "$PM"
+fwd1=$(msum 'mara_sip_requests_forwarded_total')
 check "d. 5 ACKs to a closed UDP port forwarded ($((fwd1 - fwd0))), no crash" \
 	test "$((fwd1 - fwd0))" = 5 -a -d "/proc/$PROXY_PID"
 $SIPC udp 127.0.0.1 "$PS" ack -n 3 -t 1 --ruri "sip:bob@tcp.unreachable" >/dev/null
-metrics
-check "d. TCP connect refused counted ($(val 'mara_sip_dropped_total{reason="next_hop_tcp_failed"}'))" \
-	test "$(val 'mara_sip_dropped_total{reason="next_hop_tcp_failed"}')" -ge 1
+metrics "$PM"
+check "d. TCP connect refused counted ($(mval 'mara_sip_dropped_total{reason="next_hop_tcp_failed"}'))" \
+	test "$(mval 'mara_sip_dropped_total{reason="next_hop_tcp_failed"}')" -ge 1
 calls "$RATE"
-check "d. calls still complete after ($(succ))" test "$?" -eq 0
-balance "d. next hop unreachable"
+rc=$?
+check "d. calls still complete after ($(sipp_ok "$W/uac.screen"))" test "$rc" -eq 0
+check_balance "$PM" "d. next hop unreachable"
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
 check "no sanitizer report" test "$(grep -cE 'runtime error|Sanitizer' "$W/proxy.log")" -eq 0

@@ -6,6 +6,7 @@
 BUILD=${MARA_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 SRC=${MARA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 AAA=$BUILD/mara-aaa
+PROXY=$BUILD/mara-proxy
 CLIENT=$BUILD/tests/dia_client
 W=$(mktemp -d /tmp/mara-test.XXXX)
 PIDS=()
@@ -121,7 +122,172 @@ scrape_to() {
 	[ -s "$2" ]
 }
 
-# mval FILE KEY: the value of the sample KEY (name{labels} as written) in a scraped /metrics
-# file, 0 when absent; msum FILE PREFIX: the sum of every sample whose name starts with PREFIX
-mval() { awk -v k="$2" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$1"; }
-msum() { awk -v k="$2" 'index($1, k) == 1 {s += $2} END {print s + 0}' "$1"; }
+# metrics PORT [FILE]: scrape_to PORT FILE (default $W/m.txt); FILE is left empty when the
+# scrape fails, so that every value then reads 0
+metrics() { scrape_to "$1" "${2:-$W/m.txt}" || : >"${2:-$W/m.txt}"; }
+# mval [FILE] KEY: the value of the sample KEY (name{labels} as written) in a scraped /metrics
+# file (default $W/m.txt, the last `metrics PORT`), 0 when absent; msum [FILE] PREFIX: the sum
+# of every sample whose name starts with PREFIX
+mval() {
+	[ $# = 1 ] && set -- "$W/m.txt" "$1"
+	awk -v k="$2" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$1"
+}
+msum() {
+	[ $# = 1 ] && set -- "$W/m.txt" "$1"
+	awk -v k="$2" 'index($1, k) == 1 {s += $2} END {print s + 0}' "$1"
+}
+
+# check_balance PORT LABEL: from mara-proxy's /metrics on PORT, every request received is
+# accounted for by an outcome or parked, nothing is parked and no MAR is in flight (two checks)
+check_balance() {
+	local rx done parked inflight
+	metrics "$1"
+	rx=$(msum mara_sip_requests_received_total)
+	done=$(msum mara_sip_request_outcomes_total)
+	parked=$(mval mara_sip_pending_requests)
+	inflight=$(mval mara_diameter_mar_inflight)
+	echo "# $2: received=$rx" $(grep '^mara_sip_request_outcomes_total' "$W/m.txt" |
+		sed 's/.*outcome="\([a-z_]*\)"} /\1=/')
+	check "$2: balance received ($rx) = outcomes ($done) + parked ($parked)" \
+		test "$rx" = "$((done + parked))"
+	check "$2: nothing parked ($parked), no MAR in flight ($inflight)" \
+		test "$parked,$inflight" = "0,0"
+}
+
+# total KEY LOG: the value of KEY= on the last msg="totals" line of a mara log
+total() { grep 'msg="totals"' "$2" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
+
+# sipp_ok SCREEN / sipp_failed SCREEN: the successful / failed calls on a SIPp screen file
+sipp_ok() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
+sipp_failed() { awk -F'|' '/Failed call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
+
+# dump FILE...: the last DUMP_LINES (40) lines of each file as comments, less the lines that
+# match DUMP_SKIP (a grep pattern) when it is set
+dump() {
+	local f
+	for f in "$@"; do
+		echo "# ----- $f"
+		if [ -n "${DUMP_SKIP:-}" ]; then grep -v -- "$DUMP_SKIP" "$f"; else cat "$f"; fi 2>/dev/null |
+			tail -n "${DUMP_LINES:-40}" | sed 's/^/# /'
+	done
+}
+
+# proxy_conf FILE [KEY=VALUE]...: a mara-proxy config in FILE with the settings the scripts
+# share, in this order:
+#   listen = "127.0.0.1:$PS"; threads = 2; realm = "example.com";
+#   routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } ); origin_host = "proxy.test";
+#   origin_realm = "test"; destination_realm = "example.com";
+#   aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } ); stats_listen = "" (off)
+# each KEY=VALUE replacing the setting KEY, or added after them in the order given (so $PS, $PU
+# or $PA need to be set only where their setting is not replaced). VALUE is written as it is
+# when it is a number, true, false or begins with ( [ { or ", else quoted: listen=127.0.0.1:$P,
+# routes='( ... )', auth_methods='[ "OPTIONS" ]'. Shorthands, each repeatable:
+#   route='DOMAIN ADDRESS [TRANSPORT]' -> routes, in the order given
+#   peer='HOST ADDRESS' -> aaa_peers, in the order given
+# conf_list ITEM...: "( ITEM, ITEM )", a libconfig list
+conf_list() {
+	local out="" x
+	for x in "$@"; do out+="${out:+, }$x"; done
+	echo "( $out )"
+}
+proxy_conf() {
+	local file=$1 arg k v a b c keys extra=() routes=() peers=()
+	local -A set=()
+	shift
+	keys=(listen threads realm routes origin_host origin_realm destination_realm aaa_peers
+		stats_listen)
+	for arg in "$@"; do
+		k=${arg%%=*} v=${arg#*=}
+		case $k in
+		route)
+			read -r a b c <<<"$v"
+			routes+=("{ domain = \"$a\"; address = \"$b\";${c:+ transport = \"$c\";} }")
+			continue ;;
+		peer)
+			read -r a b <<<"$v"
+			peers+=("{ host = \"$a\"; address = \"$b\"; }")
+			continue ;;
+		esac
+		[[ " ${keys[*]} ${extra[*]} " == *" $k "* ]] || extra+=("$k")
+		set[$k]=$v
+	done
+	[ ${#routes[@]} -gt 0 ] && set[routes]=$(conf_list "${routes[@]}")
+	[ ${#peers[@]} -gt 0 ] && set[aaa_peers]=$(conf_list "${peers[@]}")
+	[ -n "${set[listen]+x}" ] || set[listen]=127.0.0.1:$PS
+	[ -n "${set[threads]+x}" ] || set[threads]=2
+	[ -n "${set[realm]+x}" ] || set[realm]=example.com
+	[ -n "${set[routes]+x}" ] || set[routes]="( { domain = \"*\"; address = \"127.0.0.1:$PU\"; } )"
+	[ -n "${set[origin_host]+x}" ] || set[origin_host]=proxy.test
+	[ -n "${set[origin_realm]+x}" ] || set[origin_realm]=test
+	[ -n "${set[destination_realm]+x}" ] || set[destination_realm]=example.com
+	[ -n "${set[aaa_peers]+x}" ] || set[aaa_peers]="( { host = \"aaa.test\"; address = \"127.0.0.1:$PA\"; } )"
+	[ -n "${set[stats_listen]+x}" ] || set[stats_listen]=
+	{
+		echo 'log = { level = "info"; };'
+		echo 'proxy = {'
+		for k in "${keys[@]}" "${extra[@]}"; do
+			v=${set[$k]}
+			case $v in
+			true | false | [\(\[\{\"]*) ;;
+			'' | *[!0-9]*) v="\"$v\"" ;;
+			esac
+			printf '  %s = %s;\n' "$k" "$v"
+		done
+		echo '};'
+	} >"$file"
+}
+
+# start_proxy NAME [KEY=VALUE]... -> LAST_PID: mara-proxy with proxy_conf $W/NAME.conf KEY=VALUE...,
+# log in $W/NAME.log, ready within 5 s (else its log is shown and it returns 1)
+start_proxy() {
+	local name=$1
+	shift
+	proxy_conf "$W/$name.conf" "$@"
+	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
+}
+
+# start_fd_relay PORT HOST:PORT... -> FD_PID: freeDiameterd "relay.test" (realm test, no
+# application of its own: it relays) on 127.0.0.1:PORT, connecting to each HOST:PORT on
+# 127.0.0.1 without TLS; acl_wl "ALLOW_IPSEC *.test" (its clients need no TLS), dict_sip, and
+# dbg_msg_dumps 0x0080 (every message dumped in $W/relay.log); FD_EXTRA: more config lines.
+# Needs $FD_EXT (the .fdx folder) and $SHIM_SRC (bind_lo.c: listen on 127.0.0.1 only, LD_PRELOAD).
+# Returns 1 (the reason on stderr) when the shim or the certificate cannot be made.
+start_fd_relay() {
+	local port=$1 peer
+	shift
+	cc -O2 -shared -fPIC -o "$W/bind_lo.so" "$SHIM_SRC" -ldl 2>"$W/cc.log" ||
+		{ echo "cannot build bind_lo.so: $(cat "$W/cc.log")" >&2; return 1; }
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=relay.test \
+		-keyout "$W/relay.key" -out "$W/relay.crt" >"$W/openssl.log" 2>&1 ||
+		{ echo "openssl req failed: $(cat "$W/openssl.log")" >&2; return 1; }
+	echo "ALLOW_IPSEC *.test" >"$W/acl_wl.conf"
+	{
+		cat <<EOC
+Identity = "relay.test";
+Realm = "test";
+Port = $port;
+SecPort = 0;
+No_SCTP;
+No_IPv6;
+TcTimer = 6;
+TwTimer = 30;
+ThreadsPerServer = 2;
+AppServThreads = 2;
+TLS_Cred = "$W/relay.crt", "$W/relay.key";
+TLS_CA = "$W/relay.crt";
+LoadExtension = "$FD_EXT/dict_sip.fdx";
+LoadExtension = "$FD_EXT/dbg_msg_dumps.fdx" : "0x0080";
+LoadExtension = "$FD_EXT/acl_wl.fdx" : "$W/acl_wl.conf";
+EOC
+		[ -n "${FD_EXTRA:-}" ] && echo "$FD_EXTRA"
+		for peer in "$@"; do
+			echo "ConnectPeer = \"${peer%:*}\" { ConnectTo = \"127.0.0.1\"; Port = ${peer##*:}; No_TLS; No_SCTP; };"
+		done
+	} >"$W/relay.conf"
+	LD_PRELOAD="$W/bind_lo.so" freeDiameterd -c "$W/relay.conf" >"$W/relay.log" 2>&1 &
+	FD_PID=$!
+	PIDS+=("$FD_PID")
+}

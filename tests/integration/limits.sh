@@ -17,7 +17,6 @@
 # Loopback only; bounded waits; every process stopped by PID. Exit 0 pass, 1 fail.
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SIPC="python3 $SRC/tests/integration/sipc.py"
 command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
 
@@ -26,39 +25,14 @@ PS=$(free_port) || exit 1
 PM=$(free_port) || exit 1
 start_aaa aaa "$PA" "max_avp_nest = 3;" || exit 1
 AAA_PID=$LAST_PID
-cat >"$W/proxy.conf" <<CONF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:9"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  diameter_timeout_ms = 8000;
-  stats_listen = "127.0.0.1:$PM";
-  max_message = 2048;
-  max_headers = 30;
-  max_via = 5;
-  tcp_max_per_source = 3;
-  tcp_message_timeout_ms = 1000;
-  max_challenges_per_source = 4;
-  max_challenges = 6;
-};
-CONF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'mara-proxy ready' 5 || { cat "$W/proxy.log"; exit 1; }
+start_proxy proxy route="* 127.0.0.1:9" diameter_timeout_ms=8000 stats_listen="127.0.0.1:$PM" \
+	max_message=2048 max_headers=30 max_via=5 tcp_max_per_source=3 tcp_message_timeout_ms=1000 \
+	max_challenges_per_source=4 max_challenges=6 || exit 1
+PROXY_PID=$LAST_PID
 wait_for "$W/proxy.log" 'msg="peer open"' 10 || { cat "$W/proxy.log"; exit 1; }
 
-metric() { # metric NAME_WITH_LABELS -> value (0 when absent)
-	scrape_to "$PM" "$W/m.txt" || { echo x; return; }
-	awk -v k="$1" '$1 == k {print $2; f=1} END {if (!f) print 0}' "$W/m.txt"
-}
-lim() { metric "mara_sip_limit_total{limit=\"$1\"}"; }
+# lim LIMIT: mara_sip_limit_total{limit="LIMIT"}, scraped now
+lim() { metrics "$PM"; mval "mara_sip_limit_total{limit=\"$1\"}"; }
 
 # ---- 1. UDP message limits ---------------------------------------------------------------------------
 out=$($SIPC udp 127.0.0.1 "$PS" ok -t 1)
@@ -93,8 +67,9 @@ sleep 0.5
 $SIPC udp 127.0.0.1 "$PS" ok -n 4 -t 5.5 --src 127.0.0.2 >"$W/b.out" &
 B=$!
 sleep 1
-check "4 challenge MARs parked from 127.0.0.1 + 2 from 127.0.0.2 ($(metric mara_sip_pending_requests))" \
-	test "$(metric mara_sip_pending_requests)" = 6
+metrics "$PM"
+check "4 challenge MARs parked from 127.0.0.1 + 2 from 127.0.0.2 ($(mval mara_sip_pending_requests))" \
+	test "$(mval mara_sip_pending_requests)" = 6
 check "counted: challenges_per_source = 2" test "$(lim challenges_per_source)" = 2
 check "counted: challenges_total = 2" test "$(lim challenges_total)" = 2
 kill -CONT "$AAA_PID"
@@ -114,19 +89,13 @@ check "the caps are free again: 4 challenges from 127.0.0.1 ($(echo $out))" \
 sed 's/^/# /' "$W/nest.out"
 check "mara-aaa: 3 levels of Proxy-Info served, 4 refused 5014" \
 	test "$(grep -c '^ok' "$W/nest.out"),$(grep -c '^not ok' "$W/nest.out")" = "2,0"
-scrape_to "$aaa_STATS" "$W/aaa.txt"
-n=$(awk '$1 == "mara_diameter_invalid_total{kind=\"avp_nesting_too_deep\"}" {print $2}' "$W/aaa.txt")
-check "mara-aaa counted it: avp_nesting_too_deep = ${n:-?}" test "${n:-0}" = 1
+metrics "$aaa_STATS" "$W/aaa.txt"
+n=$(mval "$W/aaa.txt" 'mara_diameter_invalid_total{kind="avp_nesting_too_deep"}')
+check "mara-aaa counted it: avp_nesting_too_deep = $n" test "$n" = 1
 
 # ---- 5. balance ----------------------------------------------------------------------------------------------------
-scrape_to "$PM" "$W/m.txt"
-rx=$(awk '/^mara_sip_requests_received_total/ {s += $2} END {print s}' "$W/m.txt")
-done=$(awk '/^mara_sip_request_outcomes_total/ {s += $2} END {print s}' "$W/m.txt")
-parked=$(awk '$1 == "mara_sip_pending_requests" {print $2}' "$W/m.txt")
-inflight=$(awk '$1 == "mara_diameter_mar_inflight" {print $2}' "$W/m.txt")
-grep '^mara_sip_request_outcomes_total\|^mara_sip_limit_total' "$W/m.txt" | sed 's/^/# /'
-check "balance: received ($rx) = outcomes ($done) + parked ($parked)" test "$rx" = "$((done + parked))"
-check "nothing parked ($parked), no MAR in flight ($inflight)" test "$parked,$inflight" = "0,0"
+check_balance "$PM" "5. at the end"
+grep '^mara_sip_limit_total' "$W/m.txt" | sed 's/^/# /'
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
 check "no sanitizer report" test "$(grep -cE 'runtime error|Sanitizer' "$W/proxy.log")" -eq 0

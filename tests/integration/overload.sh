@@ -16,7 +16,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (python3 missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 BENCH=$BUILD/mara-bench
 BPS=${OVL_BPS:-12000}
 # OVL_MS=60000 turns the overload control off, to see what it prevents (the checks then fail)
@@ -28,9 +27,6 @@ PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
 PM=$(free_port) || exit 1
 bail() { nok "$*"; tail -n 30 "$W/proxy.log" | sed 's/^/# /'; exit 1; }
-metrics() { scrape_to "$PM" "$W/m.txt" || : >"$W/m.txt"; }
-val() { mval "$W/m.txt" "$1"; }
-sumof() { msum "$W/m.txt" "$1"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
@@ -38,26 +34,9 @@ start_aaa aaa "$PA" || exit 1
 python3 "$SRC/bench/growth/delay_relay.py" "$PR" "$PA" 0 "$BPS" >"$W/relay.log" 2>&1 &
 PIDS+=($!)
 wait_for "$W/relay.log" 'relay ready' 10 || bail "relay did not start"
-cat >"$W/proxy.conf" <<CONF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PR"; } );
-  diameter_timeout_ms = 4000;
-  overload_ms = ${OVL_MS:-300};
-  retry_after_s = 3;
-  stats_listen = "127.0.0.1:$PM";
-};
-CONF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
+start_proxy proxy peer="aaa.test 127.0.0.1:$PR" diameter_timeout_ms=4000 \
+	overload_ms="${OVL_MS:-300}" retry_after_s=3 stats_listen="127.0.0.1:$PM" || exit 1
+PROXY_PID=$LAST_PID
 wait_for "$W/proxy.log" 'peer open' 10 || bail "proxy did not open its peer"
 
 run_bench() { # NAME ARGS... -> $W/NAME.json
@@ -72,9 +51,9 @@ run_bench cap --concurrency 4 --duration 6 --warmup 1
 CAP=$(jget "$W/cap.json" 'int(d["flows_per_s"])')
 check "capacity run: $CAP calls/s, no failure ($(jget "$W/cap.json" 'd["failed"]') failed)" \
 	test "$(jget "$W/cap.json" 'd["failed"]')" = 0 -a "$CAP" -ge 5
-metrics
-check "no overload at capacity (mara_diameter_aaa_overloaded $(val mara_diameter_aaa_overloaded))" \
-	test "$(val mara_diameter_aaa_overloaded)" = 0
+metrics "$PM"
+check "no overload at capacity (mara_diameter_aaa_overloaded $(mval mara_diameter_aaa_overloaded))" \
+	test "$(mval mara_diameter_aaa_overloaded)" = 0
 
 # 2. three times that, open loop
 RSS0=$(rss_kib "$PROXY_PID")
@@ -88,10 +67,10 @@ S503=$(jget "$W/over.json" 'd["failures"]["status_503"]')
 TMO=$(jget "$W/over.json" 'd["failures"]["timeout"]')
 echo "# capacity $CAP calls/s; offered $OFFER calls/s: started $STARTED, completed $DONE" \
 	"($RATE_DONE/s), 503 $S503, timeouts $TMO, RSS $RSS0 -> $RSS1 KiB"
-metrics
-SHED=$(val 'mara_sip_limit_total{limit="aaa_overload"}')
-check "the AAA was found overloaded ($(val mara_diameter_aaa_overload_episodes_total) episodes)" \
-	test "$(val mara_diameter_aaa_overload_episodes_total)" -ge 1
+metrics "$PM"
+SHED=$(mval 'mara_sip_limit_total{limit="aaa_overload"}')
+check "the AAA was found overloaded ($(mval mara_diameter_aaa_overload_episodes_total) episodes)" \
+	test "$(mval mara_diameter_aaa_overload_episodes_total)" -ge 1
 check "new calls shed with 503 while overloaded (limit aaa_overload: $SHED, bench saw $S503)" \
 	test "$SHED" -gt 0 -a "$S503" -gt 0
 S500=$(jget "$W/over.json" 'd["failures"]["status_500"]')
@@ -106,13 +85,10 @@ check "proxy RSS bounded (+$(((RSS1 - RSS0) / 1024)) MiB < 32)" test $((RSS1 - R
 
 # 3. the balance once the queue has drained
 for _ in $(seq 60); do
-	metrics
-	[ "$(val mara_sip_pending_requests),$(val mara_diameter_mar_inflight)" = "0,0" ] && break
+	metrics "$PM"
+	[ "$(mval mara_sip_pending_requests),$(mval mara_diameter_mar_inflight)" = "0,0" ] && break
 	sleep 0.2
 done
-rx=$(sumof mara_sip_requests_received_total)
-done_=$(sumof mara_sip_request_outcomes_total)
-check "balance: received ($rx) = outcomes ($done_), nothing parked or in flight" \
-	test "$rx,$(val mara_sip_pending_requests),$(val mara_diameter_mar_inflight)" = "$done_,0,0"
+check_balance "$PM" "once drained"
 check "proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
 exit $FAIL

@@ -24,7 +24,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp, freeDiameterd, openssl, cc or a .fdx missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 FD_EXT=${FD_EXT:-/usr/lib/freeDiameter}
 SHIM_SRC=${SHIM_SRC:-/work/shared/peers/freediameter/bind_lo.c}
@@ -37,19 +36,11 @@ for f in "$FD_EXT/dict_sip.fdx" "$FD_EXT/dbg_msg_dumps.fdx" "$FD_EXT/acl_wl.fdx"
 	[ -r "$f" ] || { echo "skip: $f not found"; exit 77; }
 done
 
-dump() {
-	local f
-	for f in "$@"; do
-		echo "# ----- $f"
-		tail -n "${DUMP_LINES:-40}" "$f" 2>/dev/null | sed 's/^/# /'
-	done
-}
 bail() {
 	nok "$*"
 	dump "$W/aaa.log" "$W/proxy.log" "$W/relay.log" "$W/calls.screen" "$W/calls.out"
 	exit 1
 }
-total() { grep 'msg="totals"' "$2" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
 
 PA=$(free_port) || exit 1
 PF=$(free_port) || exit 1
@@ -57,49 +48,13 @@ PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
 
 # ---- mara-aaa: Origin-Realm example.com, the realm the relay routes to ------------------------------
-cat >"$W/aaa.conf" <<EOF
-log = { level = "info"; };
-aaa = {
-  listen = "127.0.0.1:$PA";
-  origin_host = "aaa.test";
-  origin_realm = "example.com";
-  threads = 2;
-  nonce_secret = "$SECRET";
-  realm = "example.com";
-  users = "$SRC/deploy/demo/users";
-};
-EOF
-"$AAA" -c "$W/aaa.conf" >"$W/aaa.log" 2>&1 &
-AAA_PID=$!
-PIDS+=("$AAA_PID")
-wait_for "$W/aaa.log" 'mara-aaa ready' 5 || bail "mara-aaa did not start"
+# (the demo users, the MD5 algorithm only: mara-aaa's defaults)
+AAA_ALGS='"MD5"' AAA_ORIGIN_REALM=example.com start_aaa aaa "$PA" 'realm = "example.com";' ||
+	bail "mara-aaa did not start"
+AAA_PID=$LAST_PID
 
 # ---- freeDiameterd relay.test ----------------------------------------------------------------------
-cc -O2 -shared -fPIC -o "$W/bind_lo.so" "$SHIM_SRC" -ldl 2>"$W/cc.log" || bail "cannot build bind_lo.so"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=relay.test \
-	-keyout "$W/relay.key" -out "$W/relay.crt" >"$W/openssl.log" 2>&1 || bail "openssl"
-echo "ALLOW_IPSEC *.test" >"$W/acl_wl.conf"
-cat >"$W/relay.conf" <<EOF
-Identity = "relay.test";
-Realm = "test";
-Port = $PF;
-SecPort = 0;
-No_SCTP;
-No_IPv6;
-TcTimer = 6;
-TwTimer = 30;
-ThreadsPerServer = 2;
-AppServThreads = 2;
-TLS_Cred = "$W/relay.crt", "$W/relay.key";
-TLS_CA = "$W/relay.crt";
-LoadExtension = "$FD_EXT/dict_sip.fdx";
-LoadExtension = "$FD_EXT/dbg_msg_dumps.fdx" : "0x0080";
-LoadExtension = "$FD_EXT/acl_wl.fdx" : "$W/acl_wl.conf";
-ConnectPeer = "aaa.test" { ConnectTo = "127.0.0.1"; Port = $PA; No_TLS; No_SCTP; };
-EOF
-LD_PRELOAD="$W/bind_lo.so" freeDiameterd -c "$W/relay.conf" >"$W/relay.log" 2>&1 &
-FD_PID=$!
-PIDS+=("$FD_PID")
+start_fd_relay "$PF" "aaa.test:$PA" || bail "cannot set up freeDiameter relay.test"
 if wait_for "$W/relay.log" "'STATE_OPEN'	'aaa.test'" 15; then
 	ok "freeDiameter relay.test opened aaa.test (realm example.com)"
 else
@@ -109,24 +64,8 @@ listen=$(ss -Hltn "sport = :$PF" | awk '{print $4}' | sort -u | tr '\n' ' ')
 check "freeDiameterd listens on 127.0.0.1:$PF only (${listen% })" test "${listen% }" = "127.0.0.1:$PF"
 
 # ---- mara-proxy: its one Diameter peer is the relay ------------------------------------------------------
-cat >"$W/proxy.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "relay.test"; address = "127.0.0.1:$PF"; } );
-  diameter_timeout_ms = 2000;
-};
-EOF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'mara-proxy ready' 5 || bail "mara-proxy did not start"
+start_proxy proxy peer="relay.test 127.0.0.1:$PF" diameter_timeout_ms=2000 || bail "mara-proxy did not start"
+PROXY_PID=$LAST_PID
 if wait_for "$W/proxy.log" 'msg="peer open".*peer=relay.test' 10 &&
 	wait_for "$W/relay.log" "'STATE_OPEN'	'proxy.test'" 10; then
 	ok "mara-proxy and relay.test opened each other"
@@ -150,9 +89,8 @@ else
 	nok "$CALLS authenticated calls through the relay"
 	tail -n 40 "$W/calls.screen" "$W/calls.out"
 fi
-succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
 for _ in $(seq 50); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
-n=$(succ "$W/uas.screen")
+n=$(sipp_ok "$W/uas.screen")
 check "the UAS saw exactly the $CALLS calls (${n:-?})" test "${n:-0}" -eq "$CALLS"
 
 # ---- totals -----------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp, freeDiameterd, openssl, cc or a .fdx missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 FD_EXT=${FD_EXT:-/usr/lib/freeDiameter}
 SHIM_SRC=${SHIM_SRC:-/work/shared/peers/freediameter/bind_lo.c}
@@ -38,22 +37,64 @@ for f in "$FD_EXT/dict_sip.fdx" "$FD_EXT/dbg_msg_dumps.fdx" "$FD_EXT/acl_wl.fdx"
 	[ -r "$f" ] || { echo "skip: $f not found"; exit 77; }
 done
 
-dump() {
-	local f
-	for f in "$@"; do
-		echo "# ----- $f"
-		tail -n "${DUMP_LINES:-40}" "$f" 2>/dev/null | sed 's/^/# /'
-	done
-}
 bail() {
 	nok "$*"
 	dump "$W/aaa1.log" "$W/aaa2.log" "$W/proxy.log" "$W/relay.log" "$W/calls.screen"
 	exit 1
 }
-# metric FILE LINE-PREFIX: the value of the sample whose name{labels} is LINE-PREFIX
-metric() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
-maa() { metric "$1" "mara_aaa_maa_sent_total{result=\"$2\"}"; }
-refused() { metric "$1" "mara_aaa_digest_refused_total{reason=\"$2\"}"; }
+maa() { mval "$1" "mara_aaa_maa_sent_total{result=\"$2\"}"; }
+refused() { mval "$1" "mara_aaa_digest_refused_total{reason=\"$2\"}"; }
+
+# stale_call TAG LABEL SIP_PORT PROXY_STATS N1 N2: one call (tests/sipp/uac_stale.xml: a 6.5 s
+# pause between the 407 and the credentials) through the proxy on SIP_PORT; whichever of aaaN1
+# and aaaN2 minted its nonce (its challenge count moved) is killed (-9) during the pause, and the
+# call must complete. Sets MINTER and OTHER (N1 or N2) and GONE: how many fresh challenges the
+# proxy asked for because the minting server was gone (from /metrics on PROXY_STATS).
+stale_call() {
+	local tag=$1 label=$2 port=$3 pm=$4 n1=$5 n2=$6 n uac stats pid rc
+	local pkey='mara_auth_results_total{result="rechallenged_minting_server_gone"}'
+	for n in "$n1" "$n2"; do
+		stats=aaa${n}_STATS
+		metrics "${!stats}" "$W/$tag.b$n"
+	done
+	metrics "$pm" "$W/$tag.p0"
+	sipp -sf "$SCN/uac_stale.xml" "127.0.0.1:$port" -i 127.0.0.1 -nostdin -m 1 \
+		-key rdomain "127.0.0.1:$port" -s service -au alice -ap alice-secret \
+		-timeout 30s -timeout_error -trace_screen -screen_file "$W/$tag.screen" \
+		>"$W/$tag.out" 2>&1 &
+	uac=$!
+	PIDS+=("$uac")
+	MINTER=
+	for _ in $(seq 40); do
+		sleep 0.1
+		for n in "$n1" "$n2"; do
+			stats=aaa${n}_STATS
+			scrape_to "${!stats}" "$W/$tag.c$n" || continue 2
+		done
+		for n in "$n1" "$n2"; do
+			if [ "$(maa "$W/$tag.c$n" challenge)" != "$(maa "$W/$tag.b$n" challenge)" ]; then
+				MINTER=$n
+				break 2
+			fi
+		done
+	done
+	[ -n "$MINTER" ] || bail "$label: no instance challenged the call"
+	OTHER=$((n1 + n2 - MINTER))
+	pid=AAA$MINTER
+	kill -KILL "${!pid}"
+	echo "# $label: aaa$MINTER minted the nonce: killed during the UA's pause"
+	for _ in $(seq 150); do kill -0 "$uac" 2>/dev/null || break; sleep 0.1; done
+	wait "$uac"
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		ok "$label: the call completed after a fresh challenge once aaa$MINTER was gone"
+	else
+		nok "$label: the call after aaa$MINTER was killed (SIPp exit $rc)"
+		tail -n 30 "$W/$tag.screen" | sed 's/^/# /'
+	fi
+	metrics "$pm" "$W/$tag.p1"
+	GONE=$(($(mval "$W/$tag.p1" "$pkey") - $(mval "$W/$tag.p0" "$pkey")))
+}
 
 # ---- two mara-aaa, Origin-Realm example.com ---------------------------------------------------
 PA1=$(free_port) || exit 1
@@ -69,37 +110,10 @@ AAA_ORIGIN_REALM=example.com start_aaa aaa2 "$PA2" 'realm = "example.com";' || b
 AAA2=$LAST_PID
 
 # ---- freeDiameterd relay.test -----------------------------------------------------------------
-cc -O2 -shared -fPIC -o "$W/bind_lo.so" "$SHIM_SRC" -ldl 2>"$W/cc.log" || bail "cannot build bind_lo.so"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=relay.test \
-	-keyout "$W/relay.key" -out "$W/relay.crt" >"$W/openssl.log" 2>&1 || bail "openssl"
-echo "ALLOW_IPSEC *.test" >"$W/acl_wl.conf"
-# a relay that honours Destination-Host strictly: a MAR for one instance never goes to the other
-# (when that one is gone: 3002 DIAMETER_UNABLE_TO_DELIVER, not realm routing)
 printf '%s\n' 'dh="aaa1.test" : "aaa2.test" += NO_DELIVERY ;' \
 	'dh="aaa2.test" : "aaa1.test" += NO_DELIVERY ;' >"$W/rt_default.conf"
-cat >"$W/relay.conf" <<EOF
-Identity = "relay.test";
-Realm = "test";
-Port = $PF;
-SecPort = 0;
-No_SCTP;
-No_IPv6;
-TcTimer = 6;
-TwTimer = 30;
-ThreadsPerServer = 2;
-AppServThreads = 2;
-TLS_Cred = "$W/relay.crt", "$W/relay.key";
-TLS_CA = "$W/relay.crt";
-LoadExtension = "$FD_EXT/dict_sip.fdx";
-LoadExtension = "$FD_EXT/dbg_msg_dumps.fdx" : "0x0080";
-LoadExtension = "$FD_EXT/acl_wl.fdx" : "$W/acl_wl.conf";
-LoadExtension = "$FD_EXT/rt_default.fdx" : "$W/rt_default.conf";
-ConnectPeer = "aaa1.test" { ConnectTo = "127.0.0.1"; Port = $PA1; No_TLS; No_SCTP; };
-ConnectPeer = "aaa2.test" { ConnectTo = "127.0.0.1"; Port = $PA2; No_TLS; No_SCTP; };
-EOF
-LD_PRELOAD="$W/bind_lo.so" freeDiameterd -c "$W/relay.conf" >"$W/relay.log" 2>&1 &
-FD_PID=$!
-PIDS+=("$FD_PID")
+FD_EXTRA="LoadExtension = \"$FD_EXT/rt_default.fdx\" : \"$W/rt_default.conf\";" \
+	start_fd_relay "$PF" "aaa1.test:$PA1" "aaa2.test:$PA2" || bail "cannot set up freeDiameter relay.test"
 if wait_for "$W/relay.log" "'STATE_OPEN'	'aaa1.test'" 15 &&
 	wait_for "$W/relay.log" "'STATE_OPEN'	'aaa2.test'" 15; then
 	ok "freeDiameter relay.test opened aaa1.test and aaa2.test"
@@ -130,25 +144,9 @@ cbase1=$(maa "$W/m1.prom" challenge)
 cbase2=$(maa "$W/m2.prom" challenge)
 
 # ---- mara-proxy: its one Diameter peer is the relay ---------------------------------------------
-cat >"$W/proxy.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "relay.test"; address = "127.0.0.1:$PF"; } );
-  diameter_timeout_ms = 2000;
-  stats_listen = "127.0.0.1:$PM";
-};
-EOF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'mara-proxy ready' 5 || bail "mara-proxy did not start"
+start_proxy proxy peer="relay.test 127.0.0.1:$PF" diameter_timeout_ms=2000 \
+	stats_listen="127.0.0.1:$PM" || bail "mara-proxy did not start"
+PROXY_PID=$LAST_PID
 wait_for "$W/proxy.log" 'msg="peer open".*peer=relay.test' 10 || bail "mara-proxy did not open relay.test"
 ok "mara-proxy opened relay.test"
 
@@ -184,52 +182,18 @@ for n in 1 2; do
 done
 
 # ---- 4. the minting instance dies between the 407 and the credentials --------------------------
-scrape_to "$PM" "$W/p0.prom" || bail "scrape proxy"
-sipp -sf "$SCN/uac_stale.xml" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m 1 \
-	-key rdomain "127.0.0.1:$PS" -s service -au alice -ap alice-secret \
-	-timeout 30s -timeout_error -trace_screen -screen_file "$W/stale.screen" \
-	>"$W/stale.out" 2>&1 &
-UAC_PID=$!
-PIDS+=("$UAC_PID")
-minter=
-for _ in $(seq 40); do
-	sleep 0.1
-	{ scrape_to "$aaa1_STATS" "$W/k1.prom" && scrape_to "$aaa2_STATS" "$W/k2.prom"; } || continue
-	if [ "$(maa "$W/k1.prom" challenge)" != "$(maa "$W/m1.prom" challenge)" ]; then
-		minter=1
-		break
-	fi
-	if [ "$(maa "$W/k2.prom" challenge)" != "$(maa "$W/m2.prom" challenge)" ]; then
-		minter=2
-		break
-	fi
-done
-[ -n "$minter" ] || bail "no instance challenged the call"
-other=$((3 - minter))
-if [ "$minter" = 1 ]; then kill -KILL "$AAA1"; OTHER_PID=$AAA2; OTHER_STATS=$aaa2_STATS; else
-	kill -KILL "$AAA2"; OTHER_PID=$AAA1; OTHER_STATS=$aaa1_STATS; fi
-echo "# aaa$minter minted the nonce: killed during the UA's pause"
-for _ in $(seq 150); do kill -0 "$UAC_PID" 2>/dev/null || break; sleep 0.1; done
-if wait "$UAC_PID"; then
-	ok "the call completed after a fresh challenge (stale=true) once aaa$minter was gone"
-else
-	nok "the call after aaa$minter was killed"
-	tail -n 30 "$W/stale.screen" | sed 's/^/# /'
-fi
-scrape_to "$PM" "$W/p1.prom" || bail "scrape proxy"
-pkey='mara_auth_results_total{result="rechallenged_minting_server_gone"}'
-g0=$(metric "$W/p0.prom" "$pkey")
-g1=$(metric "$W/p1.prom" "$pkey")
-gone=$((${g1:-0} - ${g0:-0}))
-scrape_to "$OTHER_STATS" "$W/o.prom" || bail "scrape aaa$other"
+stale_call stale "via the relay" "$PS" "$PM" 1 2
+other_stats=aaa${OTHER}_STATS
+metrics "${!other_stats}" "$W/o.prom"
 fi_other=$(($(refused "$W/o.prom" foreign_instance) - 1))
-check "the relay answered 3002 and mara-proxy asked for a fresh challenge, once (got $gone)" \
-	test "$gone" = 1
-check "aaa$other never saw the dead instance's nonce (foreign_instance +$fi_other)" \
+check "the relay answered 3002 and mara-proxy asked for a fresh challenge, once (got $GONE)" \
+	test "$GONE" = 1
+check "aaa$OTHER never saw the dead instance's nonce (foreign_instance +$fi_other)" \
 	test "$fi_other" = 0
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
-check "aaa$other exits 0 on SIGTERM" stop_ok "$OTHER_PID"
+other_pid=AAA$OTHER
+check "aaa$OTHER exits 0 on SIGTERM" stop_ok "${!other_pid}"
 
 # ---- 5. the same with the instances as mara-proxy's direct peers: the pool sees the minter gone -
 PA3=$(free_port) || exit 1
@@ -240,56 +204,18 @@ start_aaa aaa3 "$PA3" 'realm = "example.com";' || bail "aaa3"
 AAA3=$LAST_PID
 start_aaa aaa4 "$PA4" 'realm = "example.com";' || bail "aaa4"
 AAA4=$LAST_PID
-sed -e "s/127.0.0.1:$PS\"/127.0.0.1:$PS2\"/" -e "s/127.0.0.1:$PM\"/127.0.0.1:$PM2\"/" \
-	-e "s/origin_host = \"proxy.test\"/origin_host = \"proxy2.test\"/" \
-	"$W/proxy.conf" |
-	sed "s|aaa_peers = .*|aaa_peers = ( { host = \"aaa3.test\"; address = \"127.0.0.1:$PA3\"; }, { host = \"aaa4.test\"; address = \"127.0.0.1:$PA4\"; } );|" \
-	>"$W/proxy2.conf"
-"$PROXY" -c "$W/proxy2.conf" >"$W/proxy2.log" 2>&1 &
-PROXY2_PID=$!
-PIDS+=("$PROXY2_PID")
-wait_for "$W/proxy2.log" 'mara-proxy ready' 5 || bail "mara-proxy 2 did not start"
+start_proxy proxy2 listen="127.0.0.1:$PS2" origin_host=proxy2.test \
+	peer="aaa3.test 127.0.0.1:$PA3" peer="aaa4.test 127.0.0.1:$PA4" diameter_timeout_ms=2000 \
+	stats_listen="127.0.0.1:$PM2" || bail "mara-proxy 2 did not start"
+PROXY2_PID=$LAST_PID
 { wait_for "$W/proxy2.log" 'msg="peer open".*peer=aaa3.test' 10 &&
 	wait_for "$W/proxy2.log" 'msg="peer open".*peer=aaa4.test' 10; } || bail "proxy2 peers"
-{ scrape_to "$aaa3_STATS" "$W/d3.prom" && scrape_to "$aaa4_STATS" "$W/d4.prom" &&
-	scrape_to "$PM2" "$W/q0.prom"; } || bail "scrape"
-sipp -sf "$SCN/uac_stale.xml" "127.0.0.1:$PS2" -i 127.0.0.1 -nostdin -m 1 \
-	-key rdomain "127.0.0.1:$PS2" -s service -au alice -ap alice-secret \
-	-timeout 30s -timeout_error -trace_screen -screen_file "$W/stale2.screen" \
-	>"$W/stale2.out" 2>&1 &
-UAC_PID=$!
-PIDS+=("$UAC_PID")
-minter=
-for _ in $(seq 40); do
-	sleep 0.1
-	{ scrape_to "$aaa3_STATS" "$W/e3.prom" && scrape_to "$aaa4_STATS" "$W/e4.prom"; } || continue
-	if [ "$(maa "$W/e3.prom" challenge)" != "$(maa "$W/d3.prom" challenge)" ]; then
-		minter=3
-		break
-	fi
-	if [ "$(maa "$W/e4.prom" challenge)" != "$(maa "$W/d4.prom" challenge)" ]; then
-		minter=4
-		break
-	fi
-done
-[ -n "$minter" ] || bail "no direct instance challenged the call"
-if [ "$minter" = 3 ]; then kill -KILL "$AAA3"; OTHER_PID=$AAA4; else
-	kill -KILL "$AAA4"; OTHER_PID=$AAA3; fi
-echo "# aaa$minter (a direct peer) minted the nonce: killed during the UA's pause"
-for _ in $(seq 150); do kill -0 "$UAC_PID" 2>/dev/null || break; sleep 0.1; done
-if wait "$UAC_PID"; then
-	ok "direct peers: the call completed after a fresh challenge once aaa$minter was gone"
-else
-	nok "direct peers: the call after aaa$minter was killed"
-	tail -n 30 "$W/stale2.screen" | sed 's/^/# /'
-fi
-scrape_to "$PM2" "$W/q1.prom" || bail "scrape proxy2"
-g0=$(metric "$W/q0.prom" "$pkey")
-g1=$(metric "$W/q1.prom" "$pkey")
-check "direct peers: mara-proxy asked for the fresh challenge itself, once (got $((${g1:-0} - ${g0:-0})))" \
-	test "$((${g1:-0} - ${g0:-0}))" = 1
+stale_call stale2 "direct peers" "$PS2" "$PM2" 3 4
+check "direct peers: mara-proxy asked for the fresh challenge itself, once (got $GONE)" \
+	test "$GONE" = 1
 check "mara-proxy 2 exits 0 on SIGTERM" stop_ok "$PROXY2_PID"
-check "aaa$((7 - minter)) exits 0 on SIGTERM" stop_ok "$OTHER_PID"
+other_pid=AAA$OTHER
+check "aaa$OTHER exits 0 on SIGTERM" stop_ok "${!other_pid}"
 check "no sanitizer report in mara's logs" \
 	test "$(grep -lE 'runtime error|Sanitizer' "$W"/proxy*.log "$W"/aaa?.log | wc -l)" -eq 0
 exit $FAIL
