@@ -3,6 +3,9 @@
 # mbench_json.py - reads one `mara-bench --json` result for bench/compare/run.sh.
 #   mbench_json.py counts FILE -> "completed failed retransmissions"
 #   mbench_json.py sat FILE    -> "completed failed retransmissions completed_per_s"
+#   mbench_json.py lat FILE    -> "completed failed p50 p90 p99 p99.9" of the latency of the
+#                                 call's answer in ms (auth: INVITE with credentials -> 200;
+#                                 noauth: INVITE -> 200), - where the run has none
 # Keys of mara-bench 0.1.0's --json object: completed, failed, retransmissions, flows_per_s,
 # elapsed_s (top level); a few aliases are accepted so that a renamed key degrades to a visible 0
 # rather than a crash. An unreadable
@@ -57,6 +60,15 @@ def main():
     rt = find(doc, ALIASES["retrans"]) or 0
     if what == "counts":
         print(int(ok), int(ko), int(rt))
+        return
+    if what == "lat":
+        lat = doc.get("latency_ms") if isinstance(doc, dict) else None
+        lat = lat if isinstance(lat, dict) else {}
+        # auth flows: INVITE(auth) -> 200; noauth flows have no "auth" step: the whole flow's
+        h = lat.get("auth") if (lat.get("auth") or {}).get("count") else lat.get("flow")
+        h = h if isinstance(h, dict) else {}
+        q = [h.get(k) for k in ("p50", "p90", "p99", "p99.9")]
+        print(int(ok), int(ko), *("-" if v is None else v for v in q))
         return
     cps = find(doc, ALIASES["cps"])
     if cps is None:

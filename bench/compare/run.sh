@@ -13,7 +13,8 @@
 #
 # Generator: SIPp (uac_auth.xml / sipp/uac_noauth.xml, -r RATE -m RATE*DURATION); build/mara-bench
 # instead when it exists (--generator sipp forces SIPp), which also measures the saturation
-# throughput (highest completed calls/s with <= 0.1 % failures).
+# throughput (highest completed calls/s with <= 0.1 % failures), then the latency at 25, 50 and
+# 80 % of it (open loop: p50..p99.9 of INVITE(auth) -> 200, the issue's p99 target).
 # Per run: completed calls, failures (offered - completed), retransmissions, CPU of the proxy
 # (utime+stime from /proc/PID/stat of every process of it, threads included, before/after) and of
 # mara-aaa; CPU per call = CPU / completed calls, in µs. Each point is run RUNS times (systems
@@ -24,7 +25,7 @@
 #                             [--systems "mara-auth kamailio-auth mara-fwd kamailio-fwd"]
 #   --quick: one load point (500 calls/s), one run each, 3 s (about a minute in all).
 # Output: DIR (default bench/results/<UTC timestamp>/): summary.md, runs.csv (every run),
-# medians.csv, machine.txt, versions.txt, configs/ (the exact files used), cpu_per_call.png,
+# medians.csv, saturation.csv and latency.csv (mara-bench), machine.txt, versions.txt, configs/ (the exact files used), cpu_per_call.png,
 # logs/ (daemon logs and SIPp screens). Loopback only; every process it starts is stopped by PID;
 # every run is bounded in calls and time; ports are chosen free.
 set -u
@@ -393,6 +394,29 @@ saturation() {
 	done
 }
 
+# latency under load (mara-bench only): open loop at 25, 50 and 80 % of this run's saturation (the
+# issue's target: p99 INVITE(auth) -> 200 < 1 ms below 80 % of it); one line per step in latency.csv
+LAT_CSV=$OUT/latency.csv
+latency_steps() {
+	local name=$1 mode=$2 run=$3 sat f rate tag flow=invite extra=()
+	[ "$mode" = auth ] && extra=(--user alice --password alice-secret --realm example.com) || flow=noauth
+	# this run's best step with <= 0.1 % failures
+	sat=$(awk -F, -v s="$name" -v r="$run" '$1 == s && $4 == r && $5 > 0 && $6 <= 0.001 * ($5 + $6) \
+		&& $8 > b { b = $8 } END { print b + 0 }' "$SAT_CSV")
+	[ "$sat" -gt 0 ] || { log "$name run $run: no saturation step without failures: no latency steps"; return 0; }
+	for f in 25 50 80; do
+		rate=$((sat * f / 100))
+		tag=$name.lat$f.$run
+		timeout $((DURATION + 40)) "$MBENCH" --flow "$flow" --target "127.0.0.1:$SIP_PORT" \
+			--uas "127.0.0.1:$UAS_PORT" "${extra[@]}" --warmup 1 --duration "$DURATION" \
+			--rate "$rate" --json >"$OUT/logs/$tag.mara-bench.json" 2>"$OUT/logs/$tag.mara-bench.err"
+		local rc=$? ok ko p50 p90 p99 p999
+		read -r ok ko p50 p90 p99 p999 < <(python3 "$HERE/mbench_json.py" lat "$OUT/logs/$tag.mara-bench.json")
+		echo "$name,$mode,$run,$f,$sat,$rate,$ok,$ko,$p50,$p90,$p99,$p999,$rc" >>"$LAT_CSV"
+		log "$name latency at $f % of $sat ($rate calls/s) run $run: p50 $p50 ms, p99 $p99 ms, $ko failed"
+	done
+}
+
 # ---- machine, versions ---------------------------------------------------------------------------
 {
 	echo "date_utc: $(date -u '+%Y-%m-%d %H:%M:%S')"
@@ -429,6 +453,7 @@ EOF
 # ---- the loop ------------------------------------------------------------------------------------
 log "results in $OUT (generator $GEN, workers $WORKERS, loads $LOADS, $RUNS run(s) of ${DURATION}s)"
 [ "$GEN" = mara-bench ] && echo "system,mode,concurrency,run,completed,failed,retrans,cps,rc,proxy_cpu_s,aaa_cpu_s" >"$SAT_CSV"
+[ "$GEN" = mara-bench ] && echo "system,mode,run,pct_of_sat,sat_cps,rate,completed,failed,p50_ms,p90_ms,p99_ms,p999_ms,rc" >"$LAT_CSV"
 for run in $(seq "$RUNS"); do
 	for name in $SYSTEMS; do
 		case $name in *-auth) mode=auth ;; *) mode=fwd ;; esac
@@ -439,6 +464,7 @@ for run in $(seq "$RUNS"); do
 		done
 		if [ "$GEN" = mara-bench ] && [ "$QUICK" = 0 ]; then
 			saturation "$name" "$mode" "$run"
+			latency_steps "$name" "$mode" "$run"
 		fi
 		stop_system
 	done
