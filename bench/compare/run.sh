@@ -132,6 +132,17 @@ descendants() {
 	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do descendants "$c"; done
 }
 
+# sticks PID... -> sum of stime alone (clock ticks): the kernel's part (UDP/TCP paths, on loopback
+# the receiver's protocol work and wake-up too, sleeping and waking)
+sticks() {
+	local p t=0 v
+	for p in "$@"; do
+		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $13}')
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
 # ticks PID... -> sum of utime+stime (clock ticks) of the processes (all their threads)
 ticks() {
 	local p t=0 v
@@ -327,10 +338,10 @@ run_mbench() {
 
 # ---- one run -------------------------------------------------------------------------------------
 CSV=$OUT/runs.csv
-echo "generator,system,mode,offered_cps,run,offered_calls,completed,failed,sipp_failed,retrans,wall_s,achieved_cps,proxy_cpu_s,aaa_cpu_s,proxy_us_per_call,aaa_us_per_call,total_us_per_call,rc" >"$CSV"
+echo "generator,system,mode,offered_cps,run,offered_calls,completed,failed,sipp_failed,retrans,wall_s,achieved_cps,proxy_cpu_s,aaa_cpu_s,proxy_us_per_call,aaa_us_per_call,total_us_per_call,rc,proxy_sys_s" >"$CSV"
 
 one_run() {
-	local name=$1 mode=$2 rate=$3 run=$4 calls tag p0 p1 a0=0 a1=0 uas_pid=""
+	local name=$1 mode=$2 rate=$3 run=$4 calls tag p0 p1 s0 s1 a0=0 a1=0 uas_pid=""
 	calls=$((rate * DURATION))
 	tag=$name.$rate.$run
 	# SIPp: a SIPp UAS for this run only (bounded: -timeout), started before the proxy's CPU is
@@ -343,6 +354,7 @@ one_run() {
 		udp_bound "$UAS_PORT" 5 || { echo "UAS did not start" >&2; cat "$W/uas.out" >&2; return 1; }
 	fi
 	p0=$(ticks $PROXY_PIDS)
+	s0=$(sticks $PROXY_PIDS)
 	[ -n "$AAA_PID" ] && a0=$(ticks "$AAA_PID")
 	if [ "$GEN" = mara-bench ]; then
 		run_mbench "$name" "$mode" "$rate" "$calls" "$tag"
@@ -350,13 +362,15 @@ one_run() {
 		run_sipp "$name" "$mode" "$rate" "$calls" "$tag"
 	fi
 	p1=$(ticks $PROXY_PIDS)
+	s1=$(sticks $PROXY_PIDS)
 	[ -n "$AAA_PID" ] && a1=$(ticks "$AAA_PID")
 	[ -n "$uas_pid" ] && stop_pid "$uas_pid" 3
 	local failed=$((calls - R_OK))
 	[ "$failed" -lt 0 ] && failed=0
 	awk -v OFS=, -v g="$GEN" -v s="$name" -v m="$mode" -v r="$rate" -v run="$run" -v c="$calls" \
 		-v ok="$R_OK" -v f="$failed" -v sf="$R_FAILED" -v rt="$R_RETRANS" -v w="$R_WALL" \
-		-v p=$((p1 - p0)) -v a=$((a1 - a0)) -v hz="$HZ" -v rc="$R_RC" -v aaa="$AAA_PID" 'BEGIN{
+		-v p=$((p1 - p0)) -v a=$((a1 - a0)) -v hz="$HZ" -v rc="$R_RC" -v aaa="$AAA_PID" \
+		-v sy=$((s1 - s0)) 'BEGIN{
 		ps = p / hz; as = a / hz
 		pu = ok ? ps * 1e6 / ok : ""; au = (aaa != "" && ok) ? as * 1e6 / ok : ""
 		tu = ok ? (ps + as) * 1e6 / ok : ""
@@ -364,7 +378,7 @@ one_run() {
 		print g, s, m, r, run, c, ok, f, sf, rt, w, (w > 0 ? sprintf("%.0f", ok / w) : ""),
 		      sprintf("%.2f", ps), (aaa == "" ? "" : sprintf("%.2f", as)),
 		      (pu == "" ? "" : sprintf("%.2f", pu)), (au == "" ? "" : sprintf("%.2f", au)),
-		      (tu == "" ? "" : sprintf("%.2f", tu)), rc }' >>"$CSV"
+		      (tu == "" ? "" : sprintf("%.2f", tu)), rc, sprintf("%.2f", sy / hz) }' >>"$CSV"
 	log "$name $rate/s run $run: completed $R_OK/$calls, retrans $R_RETRANS, proxy CPU $(((p1 - p0) * 1000 / HZ)) ms, aaa CPU $(((a1 - a0) * 1000 / HZ)) ms"
 }
 
