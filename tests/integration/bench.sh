@@ -13,7 +13,6 @@
 # Every process is stopped by PID at exit; every mara-bench run is bounded (timeout, --calls).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 BENCH=$BUILD/mara-bench
 [ -x "$BENCH" ] || { echo "not ok - $BENCH not built"; exit 1; }
 
@@ -29,31 +28,13 @@ PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
 PS2=$(free_port) || exit 1
 
-# proxy NAME PORT [extra lines]
+# proxy NAME PORT [KEY=VALUE...] -> NAME_PID: a mara-proxy (origin NAME.test) on PORT, peer open
 proxy() {
 	local name=$1 port=$2
 	shift 2
-	cat >"$W/$name.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$port";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "$name.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  diameter_timeout_ms = 2000;
-  stats_listen = "";
-  $*
-};
-EOF
-	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
-	PIDS+=($!)
-	eval "${name}_PID=$!"
-	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
-	wait_for "$W/$name.log" 'peer open' 10 || { cat "$W/$name.log"; return 1; }
+	start_proxy_open "$name" listen="127.0.0.1:$port" origin_host="$name.test" diameter_timeout_ms=2000 \
+		"$@" || return 1
+	eval "${name}_PID=$LAST_PID"
 }
 proxy proxy "$PS" || exit 1
 
@@ -140,7 +121,7 @@ check "wrong password (mar): 40 MAAs, only the 20 challenges as expected" \
 	test "$(jget wrongmar 'd["mars"], d["mars_ok"]')" = "40 20"
 
 # ---- 6. noauth -----------------------------------------------------------------------------------
-proxy noauth "$PS2" 'auth_methods = [ "OPTIONS" ];' || exit 1
+proxy noauth "$PS2" auth_methods='[ "OPTIONS" ]' || exit 1
 bench noauth --flow noauth --target "127.0.0.1:$PS2" --uas "127.0.0.1:$PU" \
 	--calls 500 --rate 250
 check "noauth (proxy not challenging INVITE): 500 flows, 0 failures" flow_ok noauth 500 $?

@@ -45,12 +45,11 @@ calls() { # calls N -> SIPp UAC rc; screen in $W/uac.screen
 
 start_aaa aaa "$PA" || exit 1
 AAA_PID=$LAST_PID
-start_proxy proxy route="udp.unreachable 127.0.0.1:$PX udp" \
+start_proxy_open proxy route="udp.unreachable 127.0.0.1:$PX udp" \
 	route="tcp.unreachable 127.0.0.1:$PX tcp" route="* 127.0.0.1:$PU" diameter_timeout_ms=1000 \
 	reconnect_s=1 retry_after_s=7 max_pending=64 max_challenges_per_source=100000 \
-	max_challenges=100000 stats_listen="127.0.0.1:$PM" || bail "mara-proxy did not start"
+	max_challenges=100000 stats_listen="127.0.0.1:$PM" || bail "mara-proxy did not start or open aaa.test"
 PROXY_PID=$LAST_PID
-wait_for "$W/proxy.log" 'msg="peer open"' 10 || bail "mara-proxy did not open aaa.test"
 sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -buff_size 4194304 \
 	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
 PIDS+=("$!")

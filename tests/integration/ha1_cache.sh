@@ -14,7 +14,6 @@
 # Every process is stopped by PID at exit; every run is bounded (timeout, --calls).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 BENCH=$BUILD/mara-bench
 [ -x "$BENCH" ] || { echo "not ok - $BENCH not built"; exit 1; }
 command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
@@ -31,38 +30,20 @@ start_aaa aaa "$PA" "users = \"$W/users\"; realm = \"example.com\"; return_ha1 =
 AAA_PID=$LAST_PID
 PU=$(free_port) || exit 1
 
-# proxy NAME PORT STATS_PORT [extra lines]
+# proxy NAME PORT STATS_PORT [KEY=VALUE...] -> NAME_PID (upper case): a mara-proxy (origin
+# NAME.test) on PORT, peer open
 proxy() {
 	local name=$1 port=$2 sport=$3
 	shift 3
-	cat >"$W/$name.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$port";
-  threads = 2;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "$name.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  stats_listen = "127.0.0.1:$sport";
-  $*
-};
-EOF
-	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
-	PIDS+=($!)
-	eval "${name^^}_PID=$!"
-	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
-	wait_for "$W/$name.log" 'peer open' 10 || { cat "$W/$name.log"; return 1; }
+	start_proxy_open "$name" listen="127.0.0.1:$port" origin_host="$name.test" \
+		stats_listen="127.0.0.1:$sport" "$@" || return 1
+	eval "${name^^}_PID=$LAST_PID"
 }
 PON=$(free_port) && SON=$(free_port) && POFF=$(free_port) && SOFF=$(free_port) || exit 1
-proxy on "$PON" "$SON" "ha1_cache = { enabled = true; max_uses = 1000; max_age_s = $MAX_AGE;
-  methods = [ \"MESSAGE\" ]; entries = 4096; };" || exit 1
+proxy on "$PON" "$SON" ha1_cache="{ enabled = true; max_uses = 1000; max_age_s = $MAX_AGE;
+  methods = [ \"MESSAGE\" ]; entries = 4096; }" || exit 1
 proxy off "$POFF" "$SOFF" || exit 1
 
-# metric FILE NAME: a sample's value (0 when absent)
-metric() { awk -v k="$2" '$1 == k { print int($2); f = 1 } END { if (!f) print 0 }' "$1"; }
 
 # burst NAME PORT STATS: 40 UAs x (1 + 20) MESSAGEs; sets MARS, REQS, LOCAL (deltas)
 CALLS=40
@@ -74,12 +55,12 @@ burst() {
 		--uas "127.0.0.1:$PU" --calls $CALLS --concurrency 10 >"$W/$name.json" \
 		2>"$W/$name.err" || { cat "$W/$name.json" "$W/$name.err"; return 1; }
 	scrape_to "$sport" "$W/$name.1" || return 1
-	MARS=$(($(metric "$W/$name.1" mara_diameter_mar_sent_total) -
-		$(metric "$W/$name.0" mara_diameter_mar_sent_total)))
-	REQS=$(($(metric "$W/$name.1" 'mara_sip_requests_received_total{method="MESSAGE"}') -
-		$(metric "$W/$name.0" 'mara_sip_requests_received_total{method="MESSAGE"}')))
-	LOCAL=$(($(metric "$W/$name.1" 'mara_auth_local_total{result="validated"}') -
-		$(metric "$W/$name.0" 'mara_auth_local_total{result="validated"}')))
+	MARS=$(($(mval "$W/$name.1" mara_diameter_mar_sent_total) -
+		$(mval "$W/$name.0" mara_diameter_mar_sent_total)))
+	REQS=$(($(mval "$W/$name.1" 'mara_sip_requests_received_total{method="MESSAGE"}') -
+		$(mval "$W/$name.0" 'mara_sip_requests_received_total{method="MESSAGE"}')))
+	LOCAL=$(($(mval "$W/$name.1" 'mara_auth_local_total{result="validated"}') -
+		$(mval "$W/$name.0" 'mara_auth_local_total{result="validated"}')))
 	echo "# $name: $REQS MESSAGEs, $MARS MARs, $LOCAL validated locally"
 }
 

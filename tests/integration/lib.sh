@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# lib.sh - helpers sourced by the integration scripts: PID bookkeeping and cleanup, free ports,
-# bounded waits, mara-aaa start/stop. Every wait has a limit; every process started is killed
-# by PID at exit; the work dir is removed.
+# lib.sh - helpers sourced by the integration scripts: PID bookkeeping and cleanup, mara-aaa and
+# mara-proxy configs and start/stop, /metrics, logs; free ports and bounded waits (util.sh). Every
+# wait has a limit; every process started is killed by PID at exit; the work dir is removed.
+. "$(dirname "${BASH_SOURCE[0]}")/util.sh" # free_port, wait_for, wait_listening, cpu_ticks, hex_secret
 BUILD=${MARA_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 SRC=${MARA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 AAA=$BUILD/mara-aaa
@@ -46,26 +47,6 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; 
 
 command -v ss >/dev/null || { echo "skip: ss not installed"; exit 77; }
 
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 10000))
-		ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	return 1
-}
-
-# wait_for FILE PATTERN SECONDS
-wait_for() {
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timeout waiting for '$2' in $1" >&2
-	return 1
-}
-
 # start_aaa NAME PORT [extra config lines] -> sets LAST_PID; log in $W/NAME.log
 # (AAA_ALGS, when set, replaces the algorithms list: e.g. AAA_ALGS='"SHA-256"'; AAA_LOG_LEVEL
 # the log level; AAA_ORIGIN_REALM the Diameter realm, default test)
@@ -88,10 +69,16 @@ aaa = {
   $*
 };
 EOF
-	"$AAA" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
+	run_mara "$name" "$AAA"
+}
+
+# run_mara NAME BINARY -> LAST_PID: BINARY -c $W/NAME.conf in the background, log $W/NAME.log,
+# its PID in PIDS; it logs "<binary name> ready" within 5 s (else its log is shown: 1)
+run_mara() {
+	"$2" -c "$W/$1.conf" >"$W/$1.log" 2>&1 &
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
-	wait_for "$W/$name.log" 'mara-aaa ready' 5 || { cat "$W/$name.log"; return 1; }
+	wait_for "$W/$1.log" "${2##*/} ready" 5 || { cat "$W/$1.log"; return 1; }
 }
 
 # stop PID LOG: SIGTERM, must exit 0 within 5 s
@@ -111,7 +98,7 @@ stop_ok() {
 
 
 # the nonce secret shared by the instances a script starts
-SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=$(hex_secret)
 
 # scrape_to PORT FILE: the body of GET /metrics (bash's /dev/tcp: no curl needed)
 scrape_to() {
@@ -243,17 +230,35 @@ start_proxy() {
 	local name=$1
 	shift
 	proxy_conf "$W/$name.conf" "$@"
-	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
+	run_mara "$name" "$PROXY"
+}
+# start_proxy_open NAME [KEY=VALUE]...: start_proxy, then a Diameter peer open within 10 s
+start_proxy_open() {
+	start_proxy "$@" || return 1
+	wait_for "$W/$1.log" 'peer open' 10 || { cat "$W/$1.log"; return 1; }
+}
+
+# freeDiameter, for start_fd_relay: its extensions, and the LD_PRELOAD shim that keeps it on 127.0.0.1
+FD_EXT=${FD_EXT:-/usr/lib/freeDiameter}
+SHIM_SRC=${SHIM_SRC:-/work/shared/peers/freediameter/bind_lo.c}
+# need_fd_relay [NAME.fdx...]: skip (77) unless sipp, freeDiameterd, openssl and cc are installed,
+# $SHIM_SRC is there and $FD_EXT has dict_sip, dbg_msg_dumps, acl_wl and each NAME.fdx
+need_fd_relay() {
+	local p f
+	for p in sipp freeDiameterd openssl cc; do
+		command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 77; }
+	done
+	for f in dict_sip.fdx dbg_msg_dumps.fdx acl_wl.fdx "$@"; do
+		[ -r "$FD_EXT/$f" ] || { echo "skip: $FD_EXT/$f not found"; exit 77; }
+	done
+	[ -r "$SHIM_SRC" ] || { echo "skip: $SHIM_SRC not found"; exit 77; }
 }
 
 # start_fd_relay PORT HOST:PORT... -> FD_PID: freeDiameterd "relay.test" (realm test, no
 # application of its own: it relays) on 127.0.0.1:PORT, connecting to each HOST:PORT on
 # 127.0.0.1 without TLS; acl_wl "ALLOW_IPSEC *.test" (its clients need no TLS), dict_sip, and
 # dbg_msg_dumps 0x0080 (every message dumped in $W/relay.log); FD_EXTRA: more config lines.
-# Needs $FD_EXT (the .fdx folder) and $SHIM_SRC (bind_lo.c: listen on 127.0.0.1 only, LD_PRELOAD).
+# (need_fd_relay says whether it can run.)
 # Returns 1 (the reason on stderr) when the shim or the certificate cannot be made.
 start_fd_relay() {
 	local port=$1 peer

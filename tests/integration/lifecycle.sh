@@ -11,27 +11,14 @@
 # Loopback only; every process is stopped by PID at exit; SIPp runs are bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
-start_proxy() { # NAME SIP_PORT AAA_PORT UAS_PORT [EXTRA_SETTING]
-	cat >"$W/$1.conf" <<CONF
-proxy = {
-  ${5:-}
-  listen = "127.0.0.1:$2";
-  threads = 2;
-  routes = ( { domain = "*"; address = "127.0.0.1:$4"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$3"; } );
-  stats_listen = "";
-};
-CONF
-	"$PROXY" -c "$W/$1.conf" >"$W/$1.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	wait_for "$W/$1.log" 'peer open' 10
+# proxy NAME SIP_PORT UAS_PORT [KEY=VALUE...] -> LAST_PID: mara-proxy towards mara-aaa, peer open
+proxy() {
+	local name=$1 sip=$2 uas=$3
+	shift 3
+	start_proxy_open "$name" listen="127.0.0.1:$sip" route="* 127.0.0.1:$uas" "$@"
 }
 
 load() { # NAME SIP_PORT UAS_PORT CALLS (background; SIPp's own bounds end it)
@@ -50,7 +37,7 @@ start_aaa aaa "$PA" || exit 1
 AAA=$LAST_PID
 PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
-start_proxy p1 "$PS" "$PA" "$PU" || exit 1
+proxy p1 "$PS" "$PU" || exit 1
 P1=$LAST_PID
 load l1 "$PS" "$PU" 3000
 sleep 2 # calls in every state: parked for a MAA, forwarded, answered
@@ -66,7 +53,7 @@ check "the pool ran on shard 0's loop (the default)" \
 # ---- 1b. the same, with the pool on its own thread ------------------------------------------------
 PS1=$(free_port) || exit 1
 PU1=$(free_port) || exit 1
-start_proxy p1b "$PS1" "$PA" "$PU1" "pool_thread = true; sched_slice_us = 200;" || exit 1
+proxy p1b "$PS1" "$PU1" pool_thread=true sched_slice_us=200 || exit 1
 P1B=$LAST_PID
 # sched_slice_us: every loop thread (2 shards + the pool) asked for a 200 us slice; a kernel
 # without EEVDF custom slices says so in the log instead
@@ -91,7 +78,7 @@ check "pool_thread: requests had been flowing" \
 # ---- 2. mara-aaa stops under load ---------------------------------------------------------------
 PS2=$(free_port) || exit 1
 PU2=$(free_port) || exit 1
-start_proxy p2 "$PS2" "$PA" "$PU2" || exit 1
+proxy p2 "$PS2" "$PU2" || exit 1
 P2=$LAST_PID
 load l2 "$PS2" "$PU2" 3000
 sleep 2

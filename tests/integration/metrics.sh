@@ -12,7 +12,6 @@
 # Loopback only; every process is stopped by PID at exit; SIPp runs are bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
@@ -23,25 +22,8 @@ PU=$(free_port) || exit 1
 PU2=$(free_port) || exit 1
 PM=$(free_port) || exit 1
 
-write_conf() { # UAS_PORT [extra line]
-	cat >"$W/proxy.conf" <<CONF
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  routes = ( { domain = "*"; address = "127.0.0.1:$1"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  stats_listen = "127.0.0.1:$PM";
-  ${2:-}
-};
-CONF
-}
-write_conf "$PU"
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'peer open' 10 || { cat "$W/proxy.log"; exit 1; }
+start_proxy_open proxy stats_listen="127.0.0.1:$PM" || exit 1
+PROXY_PID=$LAST_PID
 wait_for "$W/proxy.log" 'metrics endpoint' 5 || { cat "$W/proxy.log"; exit 1; }
 
 uas() { # NAME PORT CALLS
@@ -137,7 +119,7 @@ check "a broken config on SIGHUP is refused" wait_for "$W/proxy.log" 'reload ref
 uas uas2 "$PU" 5
 sleep 0.3
 check "the old rules still serve (5 calls to the old route)" uac old 5 10
-write_conf "$PU2"
+proxy_conf "$W/proxy.conf" route="* 127.0.0.1:$PU2" stats_listen="127.0.0.1:$PM"
 kill -HUP "$PROXY_PID"
 check "a new route on SIGHUP is taken" wait_for "$W/proxy.log" 'msg="reloaded"' 5
 uas uas3 "$PU2" 5

@@ -34,10 +34,9 @@ start_aaa aaa "$PA" || exit 1
 python3 "$SRC/bench/growth/delay_relay.py" "$PR" "$PA" 0 "$BPS" >"$W/relay.log" 2>&1 &
 PIDS+=($!)
 wait_for "$W/relay.log" 'relay ready' 10 || bail "relay did not start"
-start_proxy proxy peer="aaa.test 127.0.0.1:$PR" diameter_timeout_ms=4000 \
-	overload_ms="${OVL_MS:-300}" retry_after_s=3 stats_listen="127.0.0.1:$PM" || exit 1
+start_proxy_open proxy peer="aaa.test 127.0.0.1:$PR" diameter_timeout_ms=4000 \
+	overload_ms="${OVL_MS:-300}" retry_after_s=3 stats_listen="127.0.0.1:$PM" || bail "proxy did not start or open its peer"
 PROXY_PID=$LAST_PID
-wait_for "$W/proxy.log" 'peer open' 10 || bail "proxy did not open its peer"
 
 run_bench() { # NAME ARGS... -> $W/NAME.json
 	local name=$1

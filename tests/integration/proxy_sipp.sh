@@ -10,7 +10,6 @@
 # Loopback only; every process is stopped by PID at exit; all SIPp runs are bounded (-m, -timeout).
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
@@ -23,31 +22,10 @@ PUT=$(free_port) || exit 1
 PR=$(free_port) || exit 1
 PM=$(free_port) || exit 1
 
-cat >"$W/proxy.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  realm = "example.com";
-  routes = (
-    { domain = "register.test"; address = "127.0.0.1:$PR"; },
-    { domain = "message.test"; address = "127.0.0.1:$PM"; },
-    { domain = "tcp.test"; address = "127.0.0.1:$PUT"; transport = "tcp"; },
-    { domain = "*"; address = "127.0.0.1:$PU"; }
-  );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  diameter_timeout_ms = 1000;
-  retry_after_s = 7;
-};
-EOF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'mara-proxy ready' 5 || { cat "$W/proxy.log"; exit 1; }
-wait_for "$W/proxy.log" 'peer open' 10 || { cat "$W/proxy.log"; exit 1; }
+start_proxy_open proxy route="register.test 127.0.0.1:$PR" route="message.test 127.0.0.1:$PM" \
+	route="tcp.test 127.0.0.1:$PUT tcp" route="* 127.0.0.1:$PU" diameter_timeout_ms=1000 \
+	retry_after_s=7 || exit 1
+PROXY_PID=$LAST_PID
 
 # uas NAME PORT SCENARIO [extra] -> a bounded SIPp UAS in the background
 uas() {
@@ -73,19 +51,18 @@ uac() {
 }
 
 # successful calls in a SIPp screen file
-succ() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }
 
 # ---- 1. 1,000 calls over UDP ---------------------------------------------------------------------
 uas uas_udp "$PU" uas_200.xml -m 1000
 sleep 0.3
 if uac calls uac_auth.xml 1000 200 -s service -au alice -ap alice-secret; then
-	ok "1000 authenticated calls over UDP: all succeeded ($(succ "$W/calls.screen") successful)"
+	ok "1000 authenticated calls over UDP: all succeeded ($(sipp_ok "$W/calls.screen") successful)"
 else
 	nok "1000 authenticated calls over UDP"; tail -n 40 "$W/calls.screen"
 fi
 
 for _ in $(seq 50); do kill -0 "$uas_udp_PID" 2>/dev/null || break; sleep 0.1; done
-n=$(succ "$W/uas_udp.screen")
+n=$(sipp_ok "$W/uas_udp.screen")
 check "the UAS saw exactly the 1000 calls (${n:-?})" test "${n:-0}" -eq 1000
 
 # ---- 2. wrong password -> 403, nothing reaches the UAS ---------------------------------------------

@@ -10,7 +10,6 @@
 # Loopback only; every process is stopped by PID at exit; SIPp runs are bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
@@ -19,22 +18,9 @@ start_aaa aaa "$PA" 'nonce_lifetime_s = 5;' || exit 1
 AAA_PID=$LAST_PID
 PS=$(free_port) || exit 1
 PU=$(free_port) || exit 1
-cat >"$W/proxy.conf" <<CONF
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  routes = ( { domain = "outside.test"; address = "192.0.2.1:5060"; },
-             { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  diameter_timeout_ms = 2000;
-};
-CONF
-"$PROXY" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-PROXY_PID=$!
-PIDS+=("$PROXY_PID")
-wait_for "$W/proxy.log" 'peer open' 10 || { cat "$W/proxy.log"; exit 1; }
+start_proxy_open proxy route="outside.test 192.0.2.1:5060" route="* 127.0.0.1:$PU" \
+	diameter_timeout_ms=2000 || exit 1
+PROXY_PID=$LAST_PID
 sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 120s >"$W/uas.out" 2>&1 &
 PIDS+=($!)
 sleep 0.3

@@ -25,16 +25,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 SCN=$SRC/tests/sipp
-FD_EXT=${FD_EXT:-/usr/lib/freeDiameter}
-SHIM_SRC=${SHIM_SRC:-/work/shared/peers/freediameter/bind_lo.c}
 CALLS=${RELAY_CALLS:-100}
-
-for p in sipp freeDiameterd openssl cc; do
-	command -v "$p" >/dev/null || { echo "skip: $p not installed"; exit 77; }
-done
-for f in "$FD_EXT/dict_sip.fdx" "$FD_EXT/dbg_msg_dumps.fdx" "$FD_EXT/acl_wl.fdx" "$SHIM_SRC"; do
-	[ -r "$f" ] || { echo "skip: $f not found"; exit 77; }
-done
+need_fd_relay
 
 bail() {
 	nok "$*"

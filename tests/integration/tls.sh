@@ -22,7 +22,6 @@
 # Loopback only; every process is stopped by PID; every wait is bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 SCN=$SRC/tests/sipp
 command -v openssl >/dev/null || { echo "skip: openssl not installed"; exit 77; }
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
@@ -71,8 +70,6 @@ check "config: a key that is not the certificate's is refused by --check-config"
 check "config: a bad cipher list is refused by --check-config" refused c7 'what="ciphers"' \
 	"aaa = { tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ciphers = \"NO-SUCH-CIPHER\"; }; };"
 
-# metric FILE NAME LABELS -> the value of one sample (0 when absent)
-metric() { awk -v k="$2{$3}" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
 
 PA=$(free_port) || exit 1
 PT=$(free_port) || exit 1
@@ -82,33 +79,19 @@ start_aaa aaa "$PA" "tls_listen = \"127.0.0.1:$PT\";
 AAA_PID=$LAST_PID
 check "mara-aaa logs its TLS listener" grep -q "Diameter over TLS.*listen=127.0.0.1:$PT min_version=TLSv1.2" "$W/aaa.log"
 
-# proxy NAME CERT ORIGIN_HOST SIP_PORT [extra] -> PROXY_PID, log $W/NAME.log
+# proxy NAME CERT ORIGIN_HOST SIP_PORT [KEY=VALUE...] -> PROXY_PID, log $W/NAME.log: one shard,
+# TLS with CERT (TLS_EXTRA: more tls settings) to aaa.test at 127.0.0.1:${AAA_AT:-$PT} (tls =
+# ${AAA_TLS:-true}), its /metrics port in NAME_STATS
 proxy() {
 	local name=$1 crt=$2 oh=$3 ps=$4 sport
 	shift 4
 	sport=$(free_port) || return 1
 	eval "${name}_STATS=$sport"
-	cat >"$W/$name.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$ps";
-  threads = 1;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PU"; } );
-  origin_host = "$oh";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:${AAA_AT:-$PT}"; tls = ${AAA_TLS:-true}; } );
-  tls = { cert = "$W/$crt.crt"; key = "$W/$crt.key"; ca = "$W/ca.crt"; ${TLS_EXTRA:-} };
-  reconnect_s = 1;
-  stats_listen = "127.0.0.1:$sport";
-  $*
-};
-EOF
-	"$PROXY" -c "$W/$name.conf" >"$W/$name.log" 2>&1 &
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
-	wait_for "$W/$name.log" 'mara-proxy ready' 5 || { cat "$W/$name.log"; return 1; }
+	start_proxy "$name" listen="127.0.0.1:$ps" threads=1 origin_host="$oh" \
+		aaa_peers="( { host = \"aaa.test\"; address = \"127.0.0.1:${AAA_AT:-$PT}\"; tls = ${AAA_TLS:-true}; } )" \
+		tls="{ cert = \"$W/$crt.crt\"; key = \"$W/$crt.key\"; ca = \"$W/ca.crt\"; ${TLS_EXTRA:-} }" \
+		reconnect_s=1 stats_listen="127.0.0.1:$sport" "$@" || return 1
+	PROXY_PID=$LAST_PID
 }
 
 # 7. (checked at the end) a TCP connection to the TLS port that never says a word is closed
@@ -121,7 +104,7 @@ PU=$(free_port) || exit 1
 PST=$(free_port) || exit 1
 # this proxy: TLS 1.3 only, one cipher suite (its Diameter side and its SIP listener)
 TLS_EXTRA='min_version = "TLSv1.3"; ciphersuites = "TLS_AES_256_GCM_SHA384";' \
-	proxy proxy proxy proxy.test "$PS" "tls_listen = \"127.0.0.1:$PST\";" || exit 1
+	proxy proxy proxy proxy.test "$PS" tls_listen="127.0.0.1:$PST" || exit 1
 P1=$PROXY_PID
 if wait_for "$W/proxy.log" 'peer open' 10; then
 	ok "mara-proxy opened its Diameter connection to aaa.test over TLS"
@@ -141,16 +124,15 @@ else
 fi
 scrape_to "$aaa_STATS" "$W/aaa.m1"
 scrape_to "$proxy_STATS" "$W/proxy.m1"
-n=$(metric "$W/aaa.m1" mara_aaa_mar_received_total "")
-[ "$n" = 0 ] && n=$(awk '$1 == "mara_aaa_mar_received_total" { print $2 }' "$W/aaa.m1")
-check "mara-aaa received the 40 MARs (${n:-?})" test "${n:-0}" -ge 40
-hs_ok=$(metric "$W/aaa.m1" mara_tls_handshakes_total 'use="diameter",result="ok"')
+n=$(mval "$W/aaa.m1" mara_aaa_mar_received_total)
+check "mara-aaa received the 40 MARs ($n)" test "$n" -ge 40
+hs_ok=$(mval "$W/aaa.m1" 'mara_tls_handshakes_total{use="diameter",result="ok"}')
 check "mara-aaa counts the TLS handshake ($hs_ok)" test "$hs_ok" -ge 1
-p_ok=$(metric "$W/proxy.m1" mara_tls_handshakes_total 'use="diameter",result="ok"')
+p_ok=$(mval "$W/proxy.m1" 'mara_tls_handshakes_total{use="diameter",result="ok"}')
 check "mara-proxy counts its TLS handshake ($p_ok)" test "$p_ok" -ge 1
 
 # ---- 2. a client certificate from another CA -------------------------------------------------------
-fail0=$(metric "$W/aaa.m1" mara_tls_handshakes_total 'use="diameter",result="failed"')
+fail0=$(mval "$W/aaa.m1" 'mara_tls_handshakes_total{use="diameter",result="failed"}')
 PS2=$(free_port) || exit 1
 proxy proxy2 rogue proxy2.test "$PS2" || exit 1
 P2=$PROXY_PID
@@ -161,7 +143,7 @@ check "the proxy with the rogue certificate never opened" bash -c "! grep -q 'pe
 check "... and was told why: mara-aaa's alert reached it" \
 	grep -q 'TLS.*role=client reason=".*alert' "$W/proxy2.log"
 scrape_to "$aaa_STATS" "$W/aaa.m2"
-fail2=$(metric "$W/aaa.m2" mara_tls_handshakes_total 'use="diameter",result="failed"')
+fail2=$(mval "$W/aaa.m2" 'mara_tls_handshakes_total{use="diameter",result="failed"}')
 check "failed handshakes counted ($fail0 -> $fail2)" test "$fail2" -gt "$fail0"
 grep -h "TLS" "$W/proxy2.log" | head -2 | sed "s/^/# /"
 kill "$P2"
@@ -175,7 +157,7 @@ check "Origin-Host proxy3.test with a certificate for liar.test: refused" \
 check "the CER was answered DIAMETER_UNKNOWN_PEER" wait_for "$W/aaa.log" 'CER refused.*peer=proxy3.test rc=3010' 5
 check "the liar never opened" bash -c "! grep -q 'peer open' '$W/proxy3.log'"
 scrape_to "$aaa_STATS" "$W/aaa.m3"
-mm=$(metric "$W/aaa.m3" mara_tls_peer_identity_mismatch_total 'use="diameter"')
+mm=$(mval "$W/aaa.m3" 'mara_tls_peer_identity_mismatch_total{use="diameter"}')
 check "identity mismatches counted ($mm)" test "$mm" -ge 1
 kill "$P3"
 
@@ -193,7 +175,7 @@ echo | timeout 5 openssl s_client -connect "127.0.0.1:$PT" -CAfile "$W/ca.crt" \
 	>"$W/s_client.out" 2>&1
 sleep 0.3
 scrape_to "$aaa_STATS" "$W/aaa.m4"
-fail4=$(metric "$W/aaa.m4" mara_tls_handshakes_total 'use="diameter",result="failed"')
+fail4=$(mval "$W/aaa.m4" 'mara_tls_handshakes_total{use="diameter",result="failed"}')
 check "a client without a certificate is refused and counted ($fail2 -> $fail4)" test "$fail4" -gt "$fail2"
 check "mara-aaa still serves the TLS peer that is allowed" grep -q 'peer=proxy.test' "$W/aaa.log"
 
@@ -228,7 +210,7 @@ EOF
 	fi
 	check "mara-aaa: peer open with fdtls.test" wait_for "$W/aaa.log" 'peer open.*peer=fdtls.test' 5
 	scrape_to "$aaa_STATS" "$W/aaa.m5"
-	hs5=$(metric "$W/aaa.m5" mara_tls_handshakes_total 'use="diameter",result="ok"')
+	hs5=$(mval "$W/aaa.m5" 'mara_tls_handshakes_total{use="diameter",result="ok"}')
 	check "freeDiameter's handshake counted ($hs_ok -> $hs5)" test "$hs5" -gt "$hs_ok"
 	kill "$FD_PID"
 else
@@ -281,9 +263,9 @@ echo | timeout 5 openssl s_client -connect "127.0.0.1:$PST" -CAfile "$W/ca.crt" 
 check "min_version = TLSv1.3: a TLS 1.2 client is refused" grep -q 'TLS handshake failed.*reason=.*unsupported protocol' "$W/proxy.log"
 check "ciphersuites: a client offering only another suite is refused" grep -q 'TLS handshake failed.*reason=.*no shared cipher' "$W/proxy.log"
 scrape_to "$proxy_STATS" "$W/proxy.m6"
-s_ok=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="ok"')
+s_ok=$(mval "$W/proxy.m6" 'mara_tls_handshakes_total{use="sip",result="ok"}')
 check "the SIP TLS handshakes are counted ($s_ok)" test "$s_ok" -ge 2
-s_bad=$(metric "$W/proxy.m6" mara_tls_handshakes_total 'use="sip",result="failed"')
+s_bad=$(mval "$W/proxy.m6" 'mara_tls_handshakes_total{use="sip",result="failed"}')
 check "the refused SIP TLS handshakes are counted ($s_bad)" test "$s_bad" -ge 2
 
 # ---- 7. the silent connection -----------------------------------------------------------------------
@@ -292,7 +274,7 @@ check "a connection without handshake is closed after the capabilities exchange 
 check "... not before 10 s ($((SECONDS - IDLE_AT)) s)" test $((SECONDS - IDLE_AT)) -ge 9
 exec 4<&-
 scrape_to "$aaa_STATS" "$W/aaa.m7"
-ct=$(metric "$W/aaa.m7" mara_diameter_peer_events_total 'event="capabilities_timeout"')
+ct=$(mval "$W/aaa.m7" 'mara_diameter_peer_events_total{event="capabilities_timeout"}')
 check "capabilities exchange timeouts counted ($ct)" test "$ct" -ge 1
 
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$P1"

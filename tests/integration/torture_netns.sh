@@ -44,7 +44,6 @@ fi
 ip link set lo up || { echo "not ok - ip link set lo up in the namespace"; exit 1; }
 
 . "$(dirname "$0")/lib.sh"
-PROXY=$BUILD/mara-proxy
 PROBE=$BUILD/tests/udp_probe
 VEC=$SRC/tests/vectors/rfc4475
 PROBE_MS=${PROBE_MS:-500}
@@ -55,16 +54,6 @@ for f in "$PROXY" "$AAA" "$PROBE"; do
 done
 echo "# network namespace: $(ip -o link show | awk -F': ' '{printf "%s ", $2}')"
 
-dump() {
-	local f
-	for f in "$@"; do
-		echo "# ----- $f"
-		tail -n 40 "$f" 2>/dev/null | sed 's/^/# /'
-	done
-}
-# total KEY LOG -> the value of KEY= on the totals line
-total() { grep 'msg="totals"' "$2" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
-
 # ---- mara-aaa and mara-proxy --------------------------------------------------------------------
 PA=$(free_port) || exit 1
 start_aaa aaa "$PA" || exit 1
@@ -72,32 +61,15 @@ AAA_PID=$LAST_PID
 PS=$(free_port) || exit 1
 PCLOSED=$(free_port) || exit 1 # nothing listens there: where "*" routes
 
-cat >"$W/proxy.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$PS";
-  threads = 2;
-  tcp = false;
-  realm = "example.com";
-  routes = ( { domain = "*"; address = "127.0.0.1:$PCLOSED"; } );
-  allow = [ "127.0.0.0/8" ];
-  origin_host = "proxy.test";
-  origin_realm = "test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.test"; address = "127.0.0.1:$PA"; } );
-  diameter_timeout_ms = 2000;
-};
-EOF
-
-# start_proxy NAME -> PROXY_PID, log $W/NAME.log
-start_proxy() {
-	"$PROXY" -c "$W/proxy.conf" >"$W/$1.log" 2>&1 &
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
-	wait_for "$W/$1.log" 'mara-proxy ready' 5 && wait_for "$W/$1.log" 'peer open' 10 || {
+# torture_proxy NAME -> PROXY_PID: mara-proxy (UDP only, "*" routed to a closed port), ready
+# and its peer open (else the test ends here, its log shown); log $W/NAME.log
+torture_proxy() {
+	start_proxy_open "$1" tcp=false route="* 127.0.0.1:$PCLOSED" allow='[ "127.0.0.0/8" ]' \
+		diameter_timeout_ms=2000 || {
 		dump "$W/$1.log" "$W/aaa.log"
 		exit 1
 	}
+	PROXY_PID=$LAST_PID
 }
 
 # ---- 1. the 49 vectors ---------------------------------------------------------------------------
@@ -160,7 +132,7 @@ check "49 vectors in $VEC, each with a row in the table" \
 	"$(cut -d'|' -f1 "$W/table" | sort | tr '\n' ' ')" = \
 	"$(cd "$VEC" && ls ./*.dat | sed 's|^\./||; s|\.dat$||' | sort | tr '\n' ' ')"
 
-start_proxy proxy
+torture_proxy proxy
 PROXY1=$PROXY_PID
 mkdir -p "$W/ans"
 # expected totals, from the classes
@@ -238,7 +210,7 @@ grep 'msg="totals"' "$L" | sed 's/^/# /'
 M1=$(total mar "$L")
 
 # ---- 3. mutants ------------------------------------------------------------------------------------
-start_proxy proxy2
+torture_proxy proxy2
 PROXY2=$PROXY_PID
 mkdir -p "$W/mut"
 files=()
