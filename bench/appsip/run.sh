@@ -32,10 +32,7 @@
 # (timeout); the whole script takes about 2 * RUNS * (DURATION + 2) s plus set-up.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=${MARA_SRC:-$(cd "$HERE/../.." && pwd)}
-BUILD=${MARA_BUILD:-$SRC/build}
-AAA=$BUILD/mara-aaa
-MBENCH=$BUILD/mara-bench
+. "$HERE/../lib.sh"
 APPSIP_DIR=${APPSIP_DIR:-/tmp/mara-appsip}
 
 OUT="" RUNS=3 DURATION=8 THREADS=1 CONNS=4 CONC=256
@@ -47,14 +44,12 @@ while [ $# -gt 0 ]; do
 	--threads) THREADS=$2; shift ;;
 	--conns) CONNS=$2; shift ;;
 	--concurrency) CONC=$2; shift ;;
-	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
 	shift
 done
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-log() { echo "[$(date -u +%T)] $*" >&2; }
 [ -x "$AAA" ] && [ -x "$MBENCH" ] || die "no $AAA / $MBENCH (make build)"
 
 # ---- dependencies -----------------------------------------------------------------------------
@@ -80,74 +75,11 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$OUT" ] || OUT=$SRC/bench/results/appsip-$STAMP
 mkdir -p "$OUT/configs" "$OUT/logs" "$OUT/raw" || die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
-W=$(mktemp -d /tmp/mara-appsip-run.XXXX)
-PIDS=() # every process started, stopped by PID at exit
+bench_setup appsip-run
 DB_PID=""
-HZ=$(getconf CLK_TCK)
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	# MariaDB flushes and exits on TERM; give it (and the others) up to 15 s
-	for _ in $(seq 150); do
-		local alive=0
-		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ $alive = 0 ] && break
-		sleep 0.1
-	done
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port: a TCP port free on 127.0.0.1, not handed out before in this run
-USED=" "
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 20000))
-		case $USED in *" $p "*) continue ;; esac
-		ss -lntaH "sport = :$p" | grep -q . && continue
-		USED="$USED$p "
-		echo "$p"
-		return 0
-	done
-	return 1
-}
-
-# wait_for FILE PATTERN SECONDS
-wait_for() {
-	for _ in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "run.sh: timeout waiting for '$2' in $1" >&2
-	return 1
-}
-
-# tcp_listening PORT SECONDS: something listens on 127.0.0.1:PORT
-tcp_listening() {
-	for _ in $(seq $(($2 * 10))); do
-		ss -lntH "sport = :$1" | grep -q '127.0.0.1' && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# cpu_ticks PID...: utime + stime of the processes (all their threads), in clock ticks
-cpu_ticks() {
-	local p t=0 v
-	for p in "$@"; do
-		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
-		t=$((t + ${v:-0}))
-	done
-	echo $t
-}
 
 PDB=$(free_port) && PFD=$(free_port) && PAAA=$(free_port) || die "no free port"
-SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=$(hex_secret)
 
 # ---- MariaDB (private instance) ------------------------------------------------------------------
 log "MariaDB: private datadir, 127.0.0.1:$PDB"
@@ -157,12 +89,11 @@ mkdir -p "$W/db" && chown "$DBUSER" "$W/db" "$W" 2>/dev/null
 timeout 120 mariadb-install-db --no-defaults --user="$DBUSER" --datadir="$W/db" \
 	--auth-root-authentication-method=normal --skip-test-db >"$OUT/logs/mariadb-install.log" 2>&1 ||
 	die "mariadb-install-db failed (logs/mariadb-install.log)"
-mariadbd --no-defaults --user="$DBUSER" --datadir="$W/db" --bind-address=127.0.0.1 --port="$PDB" \
-	--socket="$W/mysqld.sock" --pid-file="$W/mysqld.pid" --skip-name-resolve --skip-log-bin \
-	--innodb-buffer-pool-size=64M >"$OUT/logs/mariadb.log" 2>&1 &
-DB_PID=$!
-PIDS+=("$DB_PID")
-wait_for "$OUT/logs/mariadb.log" 'ready for connections' 60 || die "MariaDB did not start"
+start_daemon "$OUT/logs/mariadb.log" 'ready for connections' 60 \
+	mariadbd --no-defaults --user="$DBUSER" --datadir="$W/db" --bind-address=127.0.0.1 \
+	--port="$PDB" --socket="$W/mysqld.sock" --pid-file="$W/mysqld.pid" --skip-name-resolve \
+	--skip-log-bin --innodb-buffer-pool-size=64M || die "MariaDB did not start"
+DB_PID=$LAST_PID
 sql() { timeout 60 mariadb --no-defaults -S "$W/mysqld.sock" -uroot "$@"; }
 sql -e "CREATE DATABASE appsip; CREATE USER 'appsip'@'127.0.0.1' IDENTIFIED BY 'appsip';
         GRANT ALL ON appsip.* TO 'appsip'@'127.0.0.1';" || die "MariaDB: cannot create the database"
@@ -209,11 +140,10 @@ LoadExtension = "/usr/lib/freeDiameter/acl_wl.fdx" : "$C/acl_wl.conf";
 LoadExtension = "$APPSIP_DIR/app_sip.fdx" : "$C/app_sip.conf";
 EOF
 log "freeDiameterd + app_sip on 127.0.0.1:$PFD"
-LD_PRELOAD="$W/bind_lo.so $GCRYPT" freeDiameterd -c "$C/appsip-server.conf" \
-	>"$OUT/logs/freediameterd.log" 2>&1 &
-FD_PID=$!
-PIDS+=("$FD_PID")
-tcp_listening "$PFD" 20 || die "freeDiameterd does not listen on 127.0.0.1:$PFD (logs/freediameterd.log)"
+start_daemon "$OUT/logs/freediameterd.log" "" 0 \
+	env LD_PRELOAD="$W/bind_lo.so $GCRYPT" freeDiameterd -c "$C/appsip-server.conf"
+FD_PID=$LAST_PID
+wait_listening tcp "$PFD" 20 127.0.0.1 || die "freeDiameterd does not listen on 127.0.0.1:$PFD (logs/freediameterd.log)"
 
 # ---- mara-aaa ---------------------------------------------------------------------------------------
 HA1=$(printf '%s' 'alice:test:secret' | md5sum | cut -d' ' -f1)
@@ -236,10 +166,9 @@ aaa = {
 };
 EOF
 log "mara-aaa on 127.0.0.1:$PAAA"
-"$AAA" -c "$C/mara-aaa.conf" >"$OUT/logs/mara-aaa.log" 2>&1 &
-AAA_PID=$!
-PIDS+=("$AAA_PID")
-wait_for "$OUT/logs/mara-aaa.log" 'mara-aaa ready' 10 || die "mara-aaa did not start"
+start_daemon "$OUT/logs/mara-aaa.log" 'mara-aaa ready' 10 "$AAA" -c "$C/mara-aaa.conf" ||
+	die "mara-aaa did not start"
+AAA_PID=$LAST_PID
 
 # ---- runs -------------------------------------------------------------------------------------------
 FLAGS=(--flow mar --user alice --password secret --realm test --domain test --method REGISTER

@@ -30,11 +30,7 @@
 # every run is bounded in calls and time; ports are chosen free.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=${MARA_SRC:-$(cd "$HERE/../.." && pwd)}
-BUILD=${MARA_BUILD:-$SRC/build}
-PROXY=$BUILD/mara-proxy
-AAA=$BUILD/mara-aaa
-MBENCH=$BUILD/mara-bench
+. "$HERE/../lib.sh"
 SCN=$SRC/tests/sipp
 
 QUICK=0 OUT="" WORKERS=$(nproc) LOADS="1000 2000 3000" RUNS=3 DURATION=5 GEN=auto
@@ -49,14 +45,13 @@ while [ $# -gt 0 ]; do
 	--duration) DURATION=$2; shift ;;
 	--generator) GEN=$2; shift ;;
 	--systems) SYSTEMS=$2; shift ;;
-	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
 	shift
 done
 if [ "$QUICK" = 1 ]; then LOADS=500 RUNS=1 DURATION=3; fi
 
-die() { echo "run.sh: $*" >&2; exit 1; }
 for t in sipp kamailio ss awk python3; do
 	command -v $t >/dev/null || die "$t not installed (make test-deps installs sip-tester, kamailio)"
 done
@@ -72,85 +67,13 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$OUT" ] || OUT=$SRC/bench/results/$STAMP
 mkdir -p "$OUT/configs" "$OUT/logs" || die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
-W=$(mktemp -d /tmp/mara-compare.XXXX)
-PIDS=() # every process started, stopped by PID at exit
-HZ=$(getconf CLK_TCK)
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "[$(date +%T)] $*" >&2; }
-
-# free_port: a port free for both UDP and TCP on 127.0.0.1, not handed out before in this run
-USED=" "
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 20000))
-		case $USED in *" $p "*) continue ;; esac
-		ss -lntuaH "sport = :$p" | grep -q . && continue
-		USED="$USED$p "
-		echo "$p"
-		return 0
-	done
-	return 1
-}
-
-# wait_for FILE PATTERN SECONDS
-wait_for() {
-	local i
-	for i in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "run.sh: timeout waiting for '$2' in $1" >&2
-	return 1
-}
-
-# udp_bound PORT SECONDS: something listens on udp 127.0.0.1:PORT
-udp_bound() {
-	local i
-	for i in $(seq $(($2 * 10))); do
-		ss -lnuH "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	return 1
-}
+bench_setup compare
 
 # descendants PID -> PID and all its descendants (one per line)
 descendants() {
 	local p=$1 c
 	echo "$p"
 	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do descendants "$c"; done
-}
-
-# sticks PID... -> sum of stime alone (clock ticks): the kernel's part (UDP/TCP paths, on loopback
-# the receiver's protocol work and wake-up too, sleeping and waking)
-sticks() {
-	local p t=0 v
-	for p in "$@"; do
-		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $13}')
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
-}
-
-# ticks PID... -> sum of utime+stime (clock ticks) of the processes (all their threads)
-ticks() {
-	local p t=0 v
-	for p in "$@"; do
-		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
 }
 
 # stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 5); the PID leaves PIDS
@@ -167,7 +90,7 @@ stop_pid() {
 	return 0
 }
 
-SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=$(hex_secret)
 
 # ---- the systems ---------------------------------------------------------------------------------
 # start_system NAME RUN: starts the proxy (and mara-aaa) towards $UAS_PORT; sets SIP_PORT,
@@ -202,10 +125,9 @@ aaa = {
 };
 EOF
 			cp "$W/aaa.conf" "$OUT/configs/mara-aaa.conf"
-			"$AAA" -c "$W/aaa.conf" >>"$OUT/logs/$name.aaa.log" 2>&1 &
-			AAA_PID=$!
-			PIDS+=("$AAA_PID")
-			wait_for "$OUT/logs/$name.aaa.log" 'mara-aaa ready' 10 || return 1
+			start_daemon "$OUT/logs/$name.aaa.log" 'mara-aaa ready' 10 \
+				"$AAA" -c "$W/aaa.conf" || return 1
+			AAA_PID=$LAST_PID
 			peers="( { host = \"aaa.bench.test\"; address = \"127.0.0.1:$pa\"; } )"
 		else
 			# auth off; mara-proxy needs one Diameter peer in its config (an empty aaa_peers
@@ -236,12 +158,11 @@ proxy = {
 };
 EOF
 		cp "$W/proxy.conf" "$OUT/configs/$name.conf"
-		"$PROXY" -c "$W/proxy.conf" >>"$OUT/logs/$name.log" 2>&1 &
-		PROXY_PIDS=$!
-		PIDS+=("$PROXY_PIDS")
-		wait_for "$OUT/logs/$name.log" 'mara-proxy ready' 10 || return 1
+		start_daemon "$OUT/logs/$name.log" 'mara-proxy ready' 10 "$PROXY" -c "$W/proxy.conf" ||
+			return 1
+		PROXY_PIDS=$LAST_PID
 		if [ -n "$AAA_PID" ]; then
-			wait_for "$OUT/logs/$name.log" 'peer open' 10 || return 1
+			wait_for "$OUT/logs/$name.log" 'peer open' 10 "$LOG_FROM" || return 1
 		fi
 		STOP_PIDS="$PROXY_PIDS $AAA_PID"
 		;;
@@ -255,11 +176,10 @@ EOF
 		# -DD: children forked as usual, the main process stays ours (no daemonising); -E: log to
 		# stderr (the log file), as mara does: without a syslog daemon each syslog() line costs a
 		# console write
-		kamailio -DD -E -f "$W/$name.cfg" -P "$kw/kamailio.pid" -w "$kw" -m 128 -M 16 \
-			>>"$OUT/logs/$name.log" 2>&1 &
-		local main=$!
-		PIDS+=("$main")
-		udp_bound "$SIP_PORT" 10 || { echo "kamailio did not bind $SIP_PORT" >&2; return 1; }
+		start_daemon "$OUT/logs/$name.log" "" 0 \
+			kamailio -DD -E -f "$W/$name.cfg" -P "$kw/kamailio.pid" -w "$kw" -m 128 -M 16
+		local main=$LAST_PID
+		wait_listening udp "$SIP_PORT" 10 || { echo "kamailio did not bind $SIP_PORT" >&2; return 1; }
 		sleep 0.5 # all children forked
 		PROXY_PIDS=$(descendants "$main" | tr '\n' ' ')
 		local p
@@ -351,19 +271,19 @@ one_run() {
 			-timeout $((DURATION + 45))s -buff_size 4194304 >"$W/uas.out" 2>&1 &
 		uas_pid=$!
 		PIDS+=("$uas_pid")
-		udp_bound "$UAS_PORT" 5 || { echo "UAS did not start" >&2; cat "$W/uas.out" >&2; return 1; }
+		wait_listening udp "$UAS_PORT" 5 || { echo "UAS did not start" >&2; cat "$W/uas.out" >&2; return 1; }
 	fi
-	p0=$(ticks $PROXY_PIDS)
-	s0=$(sticks $PROXY_PIDS)
-	[ -n "$AAA_PID" ] && a0=$(ticks "$AAA_PID")
+	p0=$(cpu_ticks $PROXY_PIDS)
+	s0=$(sys_ticks $PROXY_PIDS)
+	[ -n "$AAA_PID" ] && a0=$(cpu_ticks "$AAA_PID")
 	if [ "$GEN" = mara-bench ]; then
 		run_mbench "$name" "$mode" "$rate" "$calls" "$tag"
 	else
 		run_sipp "$name" "$mode" "$rate" "$calls" "$tag"
 	fi
-	p1=$(ticks $PROXY_PIDS)
-	s1=$(sticks $PROXY_PIDS)
-	[ -n "$AAA_PID" ] && a1=$(ticks "$AAA_PID")
+	p1=$(cpu_ticks $PROXY_PIDS)
+	s1=$(sys_ticks $PROXY_PIDS)
+	[ -n "$AAA_PID" ] && a1=$(cpu_ticks "$AAA_PID")
 	[ -n "$uas_pid" ] && stop_pid "$uas_pid" 3
 	local failed=$((calls - R_OK))
 	[ "$failed" -lt 0 ] && failed=0
@@ -391,15 +311,15 @@ saturation() {
 	for c in 16 32 64 128; do
 		tag=$name.sat$c.$run
 		local p0 p1 a0=0 a1=0
-		p0=$(ticks $PROXY_PIDS)
-		[ -n "$AAA_PID" ] && a0=$(ticks "$AAA_PID")
+		p0=$(cpu_ticks $PROXY_PIDS)
+		[ -n "$AAA_PID" ] && a0=$(cpu_ticks "$AAA_PID")
 		timeout $((DURATION + 40)) "$MBENCH" --flow "$flow" --target "127.0.0.1:$SIP_PORT" \
 			--uas "127.0.0.1:$UAS_PORT" "${extra[@]}" --warmup 1 --duration "$DURATION" \
 			--concurrency "$c" --max-fail 0.1% \
 			--json >"$OUT/logs/$tag.mara-bench.json" 2>"$OUT/logs/$tag.mara-bench.err"
 		local rc=$? ok ko rt cps
-		p1=$(ticks $PROXY_PIDS)
-		[ -n "$AAA_PID" ] && a1=$(ticks "$AAA_PID")
+		p1=$(cpu_ticks $PROXY_PIDS)
+		[ -n "$AAA_PID" ] && a1=$(cpu_ticks "$AAA_PID")
 		read -r ok ko rt cps < <(python3 "$HERE/mbench_json.py" sat "$OUT/logs/$tag.mara-bench.json")
 		# CPU over warm-up + measured part, so per call only roughly (calls of the warm-up excluded)
 		echo "$name,$mode,$c,$run,$ok,$ko,$rt,$cps,$rc,$(awk -v p=$((p1 - p0)) -v a=$((a1 - a0)) \

@@ -3,7 +3,7 @@
 # lib.sh - helpers sourced by the integration scripts: PID bookkeeping and cleanup, mara-aaa and
 # mara-proxy configs and start/stop, /metrics, logs; free ports and bounded waits (util.sh). Every
 # wait has a limit; every process started is killed by PID at exit; the work dir is removed.
-. "$(dirname "${BASH_SOURCE[0]}")/util.sh" # free_port, wait_for, wait_listening, cpu_ticks, hex_secret
+. "$(dirname "${BASH_SOURCE[0]}")/util.sh" # free_port, wait_for, wait_listening, CPU ticks, hex_secret
 BUILD=${MARA_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 SRC=${MARA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 AAA=$BUILD/mara-aaa

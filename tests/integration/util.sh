@@ -45,11 +45,16 @@ wait_listening() {
 	return 1
 }
 
-# cpu_ticks PID...: the utime + stime of the processes (all their threads), in clock ticks
-cpu_ticks() {
-	local p t=0 v
+# cpu_ticks PID...: the utime + stime of the processes (all their threads), in clock ticks;
+# sys_ticks PID...: their stime alone (the kernel's part)
+cpu_ticks() { proc_ticks '$12 + $13' "$@"; }
+sys_ticks() { proc_ticks '$13' "$@"; }
+# proc_ticks AWK_EXPR PID...: the sum of AWK_EXPR over the fields of /proc/PID/stat after "(comm) "
+proc_ticks() {
+	local expr=$1 p t=0 v
+	shift
 	for p in "$@"; do
-		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
+		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk "{print $expr}")
 		t=$((t + ${v:-0}))
 	done
 	echo "$t"
