@@ -24,9 +24,7 @@ check "a bad --flow is a usage error (exit 2)" test $? -eq 2
 
 PA=$(free_port) || exit 1
 start_aaa aaa "$PA" || exit 1
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PS2=$(free_port) || exit 1
+free_ports PS PU PS2
 
 # proxy NAME PORT [KEY=VALUE...] -> NAME_PID: a mara-proxy (origin NAME.test) on PORT, peer open
 proxy() {

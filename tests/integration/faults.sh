@@ -28,11 +28,7 @@ RATE=${FAULTS_RATE:-200}
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
 
-PA=$(free_port) || exit 1
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PC=$(free_port) || exit 1
-PM=$(free_port) || exit 1
+free_ports PA PS PU PC PM
 PX=$(free_port) || exit 1 # nothing listens there
 bail() { nok "$*"; tail -n 30 "$W/proxy.log" | sed 's/^/# /'; exit 1; }
 

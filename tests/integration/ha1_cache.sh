@@ -39,7 +39,7 @@ proxy() {
 		stats_listen="127.0.0.1:$sport" "$@" || return 1
 	eval "${name^^}_PID=$LAST_PID"
 }
-PON=$(free_port) && SON=$(free_port) && POFF=$(free_port) && SOFF=$(free_port) || exit 1
+free_ports PON SON POFF SOFF
 proxy on "$PON" "$SON" ha1_cache="{ enabled = true; max_uses = 1000; max_age_s = $MAX_AGE;
   methods = [ \"MESSAGE\" ]; entries = 4096; }" || exit 1
 proxy off "$POFF" "$SOFF" || exit 1

@@ -72,6 +72,15 @@ EOF
 	run_mara "$name" "$AAA"
 }
 
+# free_ports NAME...: a free_port in each variable NAME (none left: the test ends, 1)
+free_ports() {
+	local _n _p
+	for _n in "$@"; do
+		_p=$(free_port) || { echo "not ok - no free port for $_n"; exit 1; }
+		printf -v "$_n" %s "$_p"
+	done
+}
+
 # run_mara NAME BINARY -> LAST_PID: BINARY -c $W/NAME.conf in the background, log $W/NAME.log,
 # its PID in PIDS; it logs "<binary name> ready" within 5 s (else its log is shown: 1)
 run_mara() {
@@ -143,6 +152,25 @@ check_balance() {
 
 # total KEY LOG: the value of KEY= on the last msg="totals" line of a mara log
 total() { grep 'msg="totals"' "$2" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
+
+# check_totals WHO LOG KEY=VALUE...: a check per KEY: on LOG's last totals line KEY= is VALUE
+check_totals() {
+	local who=$1 log=$2 kv v
+	shift 2
+	for kv in "$@"; do
+		v=$(total "${kv%=*}" "$log")
+		check "$who totals: $kv (got ${v:-?})" test "${v:-x}" = "${kv#*=}"
+	done
+}
+
+# check_uas_calls PID SCREEN CALLS: the SIPp UAS PID ends (up to 10 s: it stops after -m CALLS)
+# and SCREEN counts exactly CALLS successful calls (a check)
+check_uas_calls() {
+	local n
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	n=$(sipp_ok "$2")
+	check "the UAS saw exactly the $3 calls (${n:-?})" test "${n:-0}" -eq "$3"
+}
 
 # sipp_ok SCREEN / sipp_failed SCREEN: the successful / failed calls on a SIPp screen file
 sipp_ok() { awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$1"; }

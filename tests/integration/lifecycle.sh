@@ -35,8 +35,7 @@ load() { # NAME SIP_PORT UAS_PORT CALLS (background; SIPp's own bounds end it)
 PA=$(free_port) || exit 1
 start_aaa aaa "$PA" || exit 1
 AAA=$LAST_PID
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
+free_ports PS PU
 proxy p1 "$PS" "$PU" || exit 1
 P1=$LAST_PID
 load l1 "$PS" "$PU" 3000
@@ -51,8 +50,7 @@ check "the pool ran on shard 0's loop (the default)" \
 	grep -q 'msg="diameter pool started".* thread=host shard' "$W/p1.log"
 
 # ---- 1b. the same, with the pool on its own thread ------------------------------------------------
-PS1=$(free_port) || exit 1
-PU1=$(free_port) || exit 1
+free_ports PS1 PU1
 proxy p1b "$PS1" "$PU1" pool_thread=true sched_slice_us=200 || exit 1
 P1B=$LAST_PID
 # sched_slice_us: every loop thread (2 shards + the pool) asked for a 200 us slice; a kernel
@@ -76,8 +74,7 @@ check "pool_thread: requests had been flowing" \
 	grep -qE 'msg="totals".* mar=[1-9][0-9]+' "$W/p1b.log"
 
 # ---- 2. mara-aaa stops under load ---------------------------------------------------------------
-PS2=$(free_port) || exit 1
-PU2=$(free_port) || exit 1
+free_ports PS2 PU2
 proxy p2 "$PS2" "$PU2" || exit 1
 P2=$LAST_PID
 load l2 "$PS2" "$PU2" 3000

@@ -20,9 +20,7 @@ set -u
 SIPC="python3 $SRC/tests/integration/sipc.py"
 command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
 
-PA=$(free_port) || exit 1
-PS=$(free_port) || exit 1
-PM=$(free_port) || exit 1
+free_ports PA PS PM
 start_aaa aaa "$PA" "max_avp_nest = 3;" || exit 1
 AAA_PID=$LAST_PID
 start_proxy_open proxy route="* 127.0.0.1:9" diameter_timeout_ms=8000 stats_listen="127.0.0.1:$PM" \

@@ -17,10 +17,7 @@ command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; ex
 
 PA=$(free_port) || exit 1
 start_aaa aaa "$PA" || exit 1
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PU2=$(free_port) || exit 1
-PM=$(free_port) || exit 1
+free_ports PS PU PU2 PM
 
 start_proxy_open proxy stats_listen="127.0.0.1:$PM" || exit 1
 PROXY_PID=$LAST_PID

@@ -21,11 +21,7 @@ BPS=${OVL_BPS:-12000}
 # OVL_MS=60000 turns the overload control off, to see what it prevents (the checks then fail)
 command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
 
-PA=$(free_port) || exit 1
-PR=$(free_port) || exit 1
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PM=$(free_port) || exit 1
+free_ports PA PR PS PU PM
 bail() { nok "$*"; tail -n 30 "$W/proxy.log" | sed 's/^/# /'; exit 1; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }

@@ -16,11 +16,7 @@ command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; ex
 PA=$(free_port) || exit 1
 start_aaa aaa "$PA" || exit 1
 AAA_PID=$LAST_PID
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PUT=$(free_port) || exit 1
-PR=$(free_port) || exit 1
-PM=$(free_port) || exit 1
+free_ports PS PU PUT PR PM
 
 start_proxy_open proxy route="register.test 127.0.0.1:$PR" route="message.test 127.0.0.1:$PM" \
 	route="tcp.test 127.0.0.1:$PUT tcp" route="* 127.0.0.1:$PU" diameter_timeout_ms=1000 \
@@ -61,9 +57,7 @@ else
 	nok "1000 authenticated calls over UDP"; tail -n 40 "$W/calls.screen"
 fi
 
-for _ in $(seq 50); do kill -0 "$uas_udp_PID" 2>/dev/null || break; sleep 0.1; done
-n=$(sipp_ok "$W/uas_udp.screen")
-check "the UAS saw exactly the 1000 calls (${n:-?})" test "${n:-0}" -eq 1000
+check_uas_calls "$uas_udp_PID" "$W/uas_udp.screen" 1000
 
 # ---- 2. wrong password -> 403, nothing reaches the UAS ---------------------------------------------
 uas uas_none "$PU" uas_200.xml -trace_msg -message_file "$W/uas_none.msg"

@@ -16,8 +16,7 @@ command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; ex
 PA=$(free_port) || exit 1
 start_aaa aaa "$PA" 'nonce_lifetime_s = 5;' || exit 1
 AAA_PID=$LAST_PID
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
+free_ports PS PU
 start_proxy_open proxy route="outside.test 192.0.2.1:5060" route="* 127.0.0.1:$PU" \
 	diameter_timeout_ms=2000 || exit 1
 PROXY_PID=$LAST_PID

@@ -34,10 +34,7 @@ bail() {
 	exit 1
 }
 
-PA=$(free_port) || exit 1
-PF=$(free_port) || exit 1
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
+free_ports PA PF PS PU
 
 # ---- mara-aaa: Origin-Realm example.com, the realm the relay routes to ------------------------------
 # (the demo users, the MD5 algorithm only: mara-aaa's defaults)
@@ -81,27 +78,19 @@ else
 	nok "$CALLS authenticated calls through the relay"
 	tail -n 40 "$W/calls.screen" "$W/calls.out"
 fi
-for _ in $(seq 50); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.1; done
-n=$(sipp_ok "$W/uas.screen")
-check "the UAS saw exactly the $CALLS calls (${n:-?})" test "${n:-0}" -eq "$CALLS"
+check_uas_calls "$UAS_PID" "$W/uas.screen" "$CALLS"
 
 # ---- totals -----------------------------------------------------------------------------------------
 check "mara-proxy exits 0 on SIGTERM" stop_ok "$PROXY_PID"
 L=$W/proxy.log
 grep 'msg="totals"' "$L" | sed 's/^/# /'
-for kv in "mar=$((2 * CALLS))" "challenges=$CALLS" "authorized=$CALLS" refused=0 err_500=0 \
-	no_peer_503=0 pool_timeouts=0 left_pending=0; do
-	v=$(total "${kv%=*}" "$L")
-	check "mara-proxy totals: $kv (got ${v:-?})" test "${v:-x}" = "${kv#*=}"
-done
+check_totals mara-proxy "$L" "mar=$((2 * CALLS))" "challenges=$CALLS" "authorized=$CALLS" \
+	refused=0 err_500=0 no_peer_503=0 pool_timeouts=0 left_pending=0
 check "mara-aaa exits 0 on SIGTERM" stop_ok "$AAA_PID"
 L=$W/aaa.log
 grep 'msg="totals"' "$L" | sed 's/^/# /'
-for kv in "mar=$((2 * CALLS))" "challenges=$CALLS" "authorized=$CALLS" bad_response=0 replayed=0 \
-	forged_nonce=0 unknown_user=0 invalid=0 framing_errors=0; do
-	v=$(total "${kv%=*}" "$L")
-	check "mara-aaa totals: $kv (got ${v:-?})" test "${v:-x}" = "${kv#*=}"
-done
+check_totals mara-aaa "$L" "mar=$((2 * CALLS))" "challenges=$CALLS" "authorized=$CALLS" \
+	bad_response=0 replayed=0 forged_nonce=0 unknown_user=0 invalid=0 framing_errors=0
 check "no sanitizer report in mara's logs" \
 	test "$(grep -lE 'runtime error|Sanitizer' "$W/proxy.log" "$W/aaa.log" | wc -l)" -eq 0
 check "mara-aaa's only peer was relay.test" \

@@ -88,12 +88,7 @@ stale_call() {
 }
 
 # ---- two mara-aaa, Origin-Realm example.com ---------------------------------------------------
-PA1=$(free_port) || exit 1
-PA2=$(free_port) || exit 1
-PF=$(free_port) || exit 1
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PM=$(free_port) || exit 1
+free_ports PA1 PA2 PF PS PU PM
 # the Diameter realm the relay routes on is example.com
 AAA_ORIGIN_REALM=example.com start_aaa aaa1 "$PA1" 'realm = "example.com";' || bail "aaa1"
 AAA1=$LAST_PID
@@ -187,10 +182,7 @@ other_pid=AAA$OTHER
 check "aaa$OTHER exits 0 on SIGTERM" stop_ok "${!other_pid}"
 
 # ---- 5. the same with the instances as mara-proxy's direct peers: the pool sees the minter gone -
-PA3=$(free_port) || exit 1
-PA4=$(free_port) || exit 1
-PS2=$(free_port) || exit 1
-PM2=$(free_port) || exit 1
+free_ports PA3 PA4 PS2 PM2
 start_aaa aaa3 "$PA3" 'realm = "example.com";' || bail "aaa3"
 AAA3=$LAST_PID
 start_aaa aaa4 "$PA4" 'realm = "example.com";' || bail "aaa4"

@@ -71,8 +71,7 @@ check "config: a bad cipher list is refused by --check-config" refused c7 'what=
 	"aaa = { tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ciphers = \"NO-SUCH-CIPHER\"; }; };"
 
 
-PA=$(free_port) || exit 1
-PT=$(free_port) || exit 1
+free_ports PA PT
 start_aaa aaa "$PA" "tls_listen = \"127.0.0.1:$PT\";
   tls = { cert = \"$W/aaa.crt\"; key = \"$W/aaa.key\"; ca = \"$W/ca.crt\"; };
   peers = ( { host = \"plain.test\"; tls = true; } );" || exit 1
@@ -99,9 +98,7 @@ exec 4<>"/dev/tcp/127.0.0.1/$PT" || nok "cannot open the idle connection"
 IDLE_AT=$SECONDS
 
 # ---- 1. mara-proxy -TLS-> mara-aaa, Figure 4 --------------------------------------------------------
-PS=$(free_port) || exit 1
-PU=$(free_port) || exit 1
-PST=$(free_port) || exit 1
+free_ports PS PU PST
 # this proxy: TLS 1.3 only, one cipher suite (its Diameter side and its SIP listener)
 TLS_EXTRA='min_version = "TLSv1.3"; ciphersuites = "TLS_AES_256_GCM_SHA384";' \
 	proxy proxy proxy proxy.test "$PS" tls_listen="127.0.0.1:$PST" || exit 1
