@@ -901,8 +901,11 @@ static void test_dict(void **state)
 	assert_null(dia_dict_avp(DIA_AVP_SESSION_ID, 10415));
 	assert_null(dia_dict_avp(0, 0));
 
-	/* Every entry is reachable by bisection (the table is sorted) and names itself. */
-	for (uint32_t code = 0; code < 4096; code++) {
+	/* Every entry is reachable through the code index and names itself; nothing else is
+	 * (the whole 16-bit range, and no vendor-specific AVP: the dictionary has none). */
+	for (uint32_t code = 0; code < 65536; code++) {
+		assert_null(dia_dict_avp(code, 10415));
+		assert_null(dia_dict_avp(code, 1));
 		d = dia_dict_avp(code, 0);
 		if (!d)
 			continue;
