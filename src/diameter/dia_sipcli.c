@@ -5,6 +5,7 @@
 #include "dia_sipcli.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <xxhash.h>
 
@@ -132,7 +133,38 @@ enum dia_sipcli_outcome dia_sipcli_judge(uint32_t code, bool has_challenge)
 	}
 }
 
-static int read_challenge(const struct dia_avp *g, struct dia_sipcli_challenge *c)
+/* The Digest-* AVPs read from a grouped AVP: each one's data lands in the mr_str at @off of
+ * the structure being filled (the last of a repeated AVP wins). */
+struct digest_field {
+	uint32_t code;
+	size_t off;
+};
+
+#define CHAL(code, field)                                                                          \
+	{                                                                                          \
+		code, offsetof(struct dia_sipcli_challenge, field)                                 \
+	}
+static const struct digest_field chal_fields[] = {
+    CHAL(DIA_AVP_DIGEST_REALM, realm),         CHAL(DIA_AVP_DIGEST_NONCE, nonce),
+    CHAL(DIA_AVP_DIGEST_ALGORITHM, algorithm), CHAL(DIA_AVP_DIGEST_QOP, qop),
+    CHAL(DIA_AVP_DIGEST_OPAQUE, opaque),       CHAL(DIA_AVP_DIGEST_DOMAIN, domain),
+    CHAL(DIA_AVP_DIGEST_STALE, stale_text),    CHAL(DIA_AVP_DIGEST_HA1, ha1),
+};
+#define INFO(code, field)                                                                          \
+	{                                                                                          \
+		code, offsetof(struct dia_sipcli_auth_info, field)                                 \
+	}
+static const struct digest_field info_fields[] = {
+    INFO(DIA_AVP_DIGEST_RESPONSE_AUTH, rspauth),
+    INFO(DIA_AVP_DIGEST_NEXTNONCE, nextnonce),
+    INFO(DIA_AVP_DIGEST_QOP, qop),
+    INFO(DIA_AVP_DIGEST_CNONCE, cnonce),
+    INFO(DIA_AVP_DIGEST_NONCE_COUNT, nc),
+    INFO(DIA_AVP_DIGEST_HA1, ha1),
+};
+
+static inline __attribute__((always_inline)) int read_digest(const struct dia_avp *g, void *out,
+                                                             const struct digest_field *f, size_t n)
 {
 	struct dia_avp_iter it;
 	struct dia_avp a;
@@ -142,73 +174,27 @@ static int read_challenge(const struct dia_avp *g, struct dia_sipcli_challenge *
 	while ((r = dia_avp_next(&it, &a)) > 0) {
 		if (a.vendor)
 			continue;
-		switch (a.code) {
-		case DIA_AVP_DIGEST_REALM:
-			c->realm = a.data;
-			break;
-		case DIA_AVP_DIGEST_NONCE:
-			c->nonce = a.data;
-			break;
-		case DIA_AVP_DIGEST_ALGORITHM:
-			c->algorithm = a.data;
-			break;
-		case DIA_AVP_DIGEST_QOP:
-			c->qop = a.data;
-			break;
-		case DIA_AVP_DIGEST_OPAQUE:
-			c->opaque = a.data;
-			break;
-		case DIA_AVP_DIGEST_DOMAIN:
-			c->domain = a.data;
-			break;
-		case DIA_AVP_DIGEST_STALE:
-			c->stale_text = a.data;
-			c->stale = mr_str_ieq(a.data, MR_STR_LIT("true"));
-			break;
-		case DIA_AVP_DIGEST_HA1:
-			c->ha1 = a.data;
-			break;
-		default:
-			break;
+		for (size_t i = 0; i < n; i++) {
+			if (f[i].code == a.code) {
+				*(struct mr_str *)(void *)((char *)out + f[i].off) = a.data;
+				break;
+			}
 		}
 	}
 	return r;
 }
 
+static int read_challenge(const struct dia_avp *g, struct dia_sipcli_challenge *c)
+{
+	int r = read_digest(g, c, chal_fields, MR_ARRAY_SIZE(chal_fields));
+
+	c->stale = mr_str_ieq(c->stale_text, MR_STR_LIT("true"));
+	return r;
+}
+
 static int read_info(const struct dia_avp *g, struct dia_sipcli_auth_info *in)
 {
-	struct dia_avp_iter it;
-	struct dia_avp a;
-	int r;
-
-	dia_avp_iter_init_group(&it, g);
-	while ((r = dia_avp_next(&it, &a)) > 0) {
-		if (a.vendor)
-			continue;
-		switch (a.code) {
-		case DIA_AVP_DIGEST_RESPONSE_AUTH:
-			in->rspauth = a.data;
-			break;
-		case DIA_AVP_DIGEST_NEXTNONCE:
-			in->nextnonce = a.data;
-			break;
-		case DIA_AVP_DIGEST_QOP:
-			in->qop = a.data;
-			break;
-		case DIA_AVP_DIGEST_CNONCE:
-			in->cnonce = a.data;
-			break;
-		case DIA_AVP_DIGEST_NONCE_COUNT:
-			in->nc = a.data;
-			break;
-		case DIA_AVP_DIGEST_HA1:
-			in->ha1 = a.data;
-			break;
-		default:
-			break;
-		}
-	}
-	return r;
+	return read_digest(g, in, info_fields, MR_ARRAY_SIZE(info_fields));
 }
 
 /* One SIP-Auth-Data-Item: its first SIP-Authenticate / SIP-Authentication-Info, unless an
