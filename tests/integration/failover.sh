@@ -27,7 +27,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 CALLS=${FAILOVER_CALLS:-1500}
 RATE=${FAILOVER_RATE:-100}
 KILL_AFTER=${FAILOVER_KILL_S:-5}
@@ -87,11 +86,8 @@ if [ "$HAVE_TSHARK" = 1 ]; then
 fi
 
 # ---- the load, and the kill -------------------------------------------------------------------------
-sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 120s -m "$CALLS" \
-	-buff_size 4194304 -trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
-UAS_PID=$!
-PIDS+=("$UAS_PID")
-sleep 0.3
+sipp_uas uas uas_200.xml "$PU" -timeout 120s -m "$CALLS" -buff_size 4194304
+UAS_PID=$LAST_PID
 t0=$SECONDS
 timeout 120 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -p "$PC" -nostdin \
 	-m "$CALLS" -r "$RATE" -l 1000 -key rdomain "127.0.0.1:$PS" -s service \

@@ -22,7 +22,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp or python3 missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 SIPC="python3 $SRC/tests/integration/sipc.py"
 RATE=${FAULTS_RATE:-200}
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
@@ -33,10 +32,8 @@ PX=$(free_port) || exit 1 # nothing listens there
 bail() { nok "$*"; tail -n 30 "$W/proxy.log" | sed 's/^/# /'; exit 1; }
 
 calls() { # calls N -> SIPp UAC rc; screen in $W/uac.screen
-	timeout 60 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -p "$PC" -nostdin \
-		-m "$1" -r "$RATE" -l 1000 -key rdomain "127.0.0.1:$PS" -s service \
-		-au alice -ap alice-secret -buff_size 4194304 -timeout 30s -timeout_error \
-		-trace_screen -screen_file "$W/uac.screen" >"$W/uac.out" 2>&1
+	sipp_uac uac "$PS" 60 -p "$PC" -m "$1" -r "$RATE" -l 1000 -buff_size 4194304 -timeout 30s \
+		-timeout_error
 }
 
 start_aaa aaa "$PA" || exit 1
@@ -46,10 +43,7 @@ start_proxy_open proxy route="udp.unreachable 127.0.0.1:$PX udp" \
 	reconnect_s=1 retry_after_s=7 max_pending=64 max_challenges_per_source=100000 \
 	max_challenges=100000 stats_listen="127.0.0.1:$PM" || bail "mara-proxy did not start or open aaa.test"
 PROXY_PID=$LAST_PID
-sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -buff_size 4194304 \
-	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
-PIDS+=("$!")
-sleep 0.3
+sipp_uas uas uas_200.xml "$PU" -buff_size 4194304
 
 # ---- a. mara-aaa killed under load ------------------------------------------------------------------
 calls $((RATE * 2))

@@ -9,6 +9,7 @@ SRC=${MARA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 AAA=$BUILD/mara-aaa
 PROXY=$BUILD/mara-proxy
 CLIENT=$BUILD/tests/dia_client
+SCN=$SRC/tests/sipp
 W=$(mktemp -d /tmp/mara-test.XXXX)
 PIDS=()
 FAIL=0
@@ -170,6 +171,30 @@ check_uas_calls() {
 	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 	n=$(sipp_ok "$2")
 	check "the UAS saw exactly the $3 calls (${n:-?})" test "${n:-0}" -eq "$3"
+}
+
+# sipp_uas NAME SCENARIO PORT [SIPP ARG...] -> LAST_PID: SIPp as a UAS (tests/sipp/SCENARIO) on
+# 127.0.0.1:PORT in the background, screen $W/NAME.screen, output $W/NAME.out; 0.3 s to bind
+sipp_uas() {
+	local name=$1 scen=$2 port=$3
+	shift 3
+	sipp -sf "$SCN/$scen" -i 127.0.0.1 -p "$port" -nostdin -trace_screen \
+		-screen_file "$W/$name.screen" "$@" >"$W/$name.out" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	sleep 0.3
+}
+
+# sipp_uac NAME PORT SECONDS [SIPP ARG...]: SIPp as alice / alice-secret (tests/sipp/uac_auth.xml:
+# Figure 4 calls, service "service" at 127.0.0.1:PORT) against the proxy on 127.0.0.1:PORT, ended
+# after SECONDS; screen $W/NAME.screen, output $W/NAME.out; SIPp's exit status (0: every call
+# succeeded)
+sipp_uac() {
+	local name=$1 port=$2 secs=$3
+	shift 3
+	timeout "$secs" sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$port" -i 127.0.0.1 -nostdin \
+		-key rdomain "127.0.0.1:$port" -s service -au alice -ap alice-secret -trace_screen \
+		-screen_file "$W/$name.screen" "$@" >"$W/$name.out" 2>&1
 }
 
 # sipp_ok SCREEN / sipp_failed SCREEN: the successful / failed calls on a SIPp screen file

@@ -10,7 +10,6 @@
 # Loopback only; every process is stopped by PID at exit; all SIPp runs are bounded (-m, -timeout).
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
 PA=$(free_port) || exit 1
@@ -27,11 +26,9 @@ PROXY_PID=$LAST_PID
 uas() {
 	local name=$1 port=$2 scen=$3
 	shift 3
-	sipp -sf "$SCN/$scen" -i 127.0.0.1 -p "$port" -nostdin -timeout 120s -buff_size 4194304 \
-		-trace_stat -stf "$W/$name.csv" -trace_screen -screen_file "$W/$name.screen" "$@" \
-		>"$W/$name.out" 2>&1 &
-	PIDS+=($!)
-	eval "${name}_PID=$!"
+	sipp_uas "$name" "$scen" "$port" -timeout 120s -buff_size 4194304 -trace_stat \
+		-stf "$W/$name.csv" "$@"
+	eval "${name}_PID=$LAST_PID"
 }
 
 # uac NAME SCENARIO CALLS RATE [extra] -> SIPp's exit status (0: every call succeeded); the
@@ -50,7 +47,6 @@ uac() {
 
 # ---- 1. 1,000 calls over UDP ---------------------------------------------------------------------
 uas uas_udp "$PU" uas_200.xml -m 1000
-sleep 0.3
 if uac calls uac_auth.xml 1000 200 -s service -au alice -ap alice-secret; then
 	ok "1000 authenticated calls over UDP: all succeeded ($(sipp_ok "$W/calls.screen") successful)"
 else
@@ -61,7 +57,6 @@ check_uas_calls "$uas_udp_PID" "$W/uas_udp.screen" 1000
 
 # ---- 2. wrong password -> 403, nothing reaches the UAS ---------------------------------------------
 uas uas_none "$PU" uas_200.xml -trace_msg -message_file "$W/uas_none.msg"
-sleep 0.3
 if uac wrong uac_auth_403.xml 20 20 -s service -au alice -ap wrong-password; then
 	ok "wrong password: 20 calls refused with 403"
 else
@@ -72,7 +67,6 @@ check "no refused call reached the UAS" test "$(grep -c '^INVITE ' "$W/uas_none.
 # ---- 3. REGISTER and MESSAGE ---------------------------------------------------------------------------
 uas uas_reg "$PR" uas_register.xml
 uas uas_msg "$PM" uas_message.xml
-sleep 0.3
 DOMAIN=register.test check "REGISTER authenticated (50)" uac reg uac_register_auth.xml 50 50 \
 	-au alice -ap alice-secret
 DOMAIN=message.test check "MESSAGE authenticated (50)" uac msg uac_message_auth.xml 50 50 \
@@ -80,7 +74,6 @@ DOMAIN=message.test check "MESSAGE authenticated (50)" uac msg uac_message_auth.
 
 # ---- 4. TCP -------------------------------------------------------------------------------------------------
 uas uas_tcp "$PUT" uas_200.xml -t t1
-sleep 0.3
 if DOMAIN=tcp.test uac tcp uac_auth.xml 200 100 -t t1 -s service -au alice -ap alice-secret; then
 	ok "200 authenticated calls over TCP: all succeeded"
 else

@@ -10,7 +10,6 @@
 # Loopback only; every process is stopped by PID at exit; SIPp runs are bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
 PA=$(free_port) || exit 1
@@ -20,9 +19,7 @@ free_ports PS PU
 start_proxy_open proxy route="outside.test 192.0.2.1:5060" route="* 127.0.0.1:$PU" \
 	diameter_timeout_ms=2000 || exit 1
 PROXY_PID=$LAST_PID
-sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 120s >"$W/uas.out" 2>&1 &
-PIDS+=($!)
-sleep 0.3
+sipp_uas uas uas_200.xml "$PU" -timeout 120s
 
 uac() { # NAME SCENARIO CALLS RATE DOMAIN [extra]
 	local name=$1 scen=$2 calls=$3 rate=$4 dom=$5

@@ -24,7 +24,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp, freeDiameterd, openssl, cc or a .fdx missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 CALLS=${RELAY_CALLS:-100}
 need_fd_relay
 
@@ -63,16 +62,10 @@ else
 fi
 
 # ---- SIPp ---------------------------------------------------------------------------------------------
-sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 90s -m "$CALLS" \
-	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
-UAS_PID=$!
-PIDS+=("$UAS_PID")
-sleep 0.3
+sipp_uas uas uas_200.xml "$PU" -timeout 90s -m "$CALLS"
+UAS_PID=$LAST_PID
 t0=$SECONDS
-if timeout 90 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m "$CALLS" \
-	-key rdomain "127.0.0.1:$PS" -s service -au alice -ap alice-secret -r 50 -l 200 \
-	-timeout 60s -timeout_error -trace_screen -screen_file "$W/calls.screen" \
-	>"$W/calls.out" 2>&1; then
+if sipp_uac calls "$PS" 90 -m "$CALLS" -r 50 -l 200 -timeout 60s -timeout_error; then
 	ok "$CALLS authenticated calls through the relay: all succeeded ($((SECONDS - t0)) s)"
 else
 	nok "$CALLS authenticated calls through the relay"

@@ -24,7 +24,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (sipp, freeDiameterd, openssl, cc or a .fdx missing).
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 CALLS=${SCALEOUT_CALLS:-100}
 need_fd_relay rt_default.fdx
 
@@ -137,15 +136,8 @@ wait_for "$W/proxy.log" 'msg="peer open".*peer=relay.test' 10 || bail "mara-prox
 ok "mara-proxy opened relay.test"
 
 # ---- 3. SIPp through the relay ----------------------------------------------------------------
-sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 60s \
-	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
-UAS_PID=$!
-PIDS+=("$UAS_PID")
-sleep 0.3
-if timeout 60 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m "$CALLS" \
-	-key rdomain "127.0.0.1:$PS" -s service -au alice -ap alice-secret -r 50 -l 200 \
-	-timeout 40s -timeout_error -trace_screen -screen_file "$W/calls.screen" \
-	>"$W/calls.out" 2>&1; then
+sipp_uas uas uas_200.xml "$PU" -timeout 60s
+if sipp_uac calls "$PS" 60 -m "$CALLS" -r 50 -l 200 -timeout 40s -timeout_error; then
 	ok "$CALLS authenticated calls through the relay and two instances: all succeeded"
 else
 	nok "$CALLS authenticated calls through the relay"

@@ -22,7 +22,6 @@
 # Loopback only; every process is stopped by PID; every wait is bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
-SCN=$SRC/tests/sipp
 command -v openssl >/dev/null || { echo "skip: openssl not installed"; exit 77; }
 command -v sipp >/dev/null || { echo "skip: sipp (sip-tester) not installed"; exit 77; }
 
@@ -108,13 +107,8 @@ if wait_for "$W/proxy.log" 'peer open' 10; then
 else
 	nok "no peer open over TLS"; tail -n 20 "$W/proxy.log" "$W/aaa.log"; exit 1
 fi
-sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 60s -m 20 \
-	-trace_screen -screen_file "$W/uas.screen" >"$W/uas.out" 2>&1 &
-PIDS+=($!)
-sleep 0.3
-if timeout 60 sipp -sf "$SCN/uac_auth.xml" "127.0.0.1:$PS" -i 127.0.0.1 -nostdin -m 20 -r 20 \
-	-key rdomain "127.0.0.1:$PS" -timeout 30s -timeout_error -s service -au alice \
-	-ap alice-secret -trace_screen -screen_file "$W/uac.screen" >"$W/uac.out" 2>&1; then
+sipp_uas uas uas_200.xml "$PU" -timeout 60s -m 20
+if sipp_uac uac "$PS" 60 -m 20 -r 20 -timeout 30s -timeout_error; then
 	ok "20 authenticated Figure 4 calls with the MARs over Diameter/TLS"
 else
 	nok "Figure 4 over Diameter/TLS"; tail -n 30 "$W/uac.screen" "$W/uac.out"
@@ -234,20 +228,15 @@ check "INVITE over TLS: 407 Proxy Authentication Required came back over TLS" \
 check "the 407 carries a digest challenge" grep -qi '^Proxy-Authenticate: Digest' "$W/sip_tls.out"
 # the whole Figure 4 call with the UA on TLS (SIPp in Debian has no TLS: a small python3 UA)
 if command -v python3 >/dev/null; then
-	sipp -sf "$SCN/uas_200.xml" -i 127.0.0.1 -p "$PU" -nostdin -timeout 30s -m 1 \
-		-trace_screen -screen_file "$W/uas6.screen" >"$W/uas6.out" 2>&1 &
-	UAS6=$!
-	PIDS+=("$UAS6")
-	sleep 0.3
+	sipp_uas uas6 uas_200.xml "$PU" -timeout 30s -m 1
+	UAS6=$LAST_PID
 	if timeout 20 python3 "$SRC/tests/integration/sip_tls_call.py" 127.0.0.1 "$PST" "$W/ca.crt" \
 		proxy.test >"$W/tls_call.out" 2>&1; then
 		ok "Figure 4 over SIP/TLS: INVITE/407/ACK/INVITE+auth/200/ACK/BYE/200 ($(grep -c '^SIP/2.0' "$W/tls_call.out") responses)"
 	else
 		nok "Figure 4 over SIP/TLS"; cat "$W/tls_call.out"; grep -a -A30 "Messages" "$W/uas6.screen" | head -30
 	fi
-	for _ in $(seq 30); do kill -0 "$UAS6" 2>/dev/null || break; sleep 0.1; done
-	n=$(awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3; exit}' "$W/uas6.screen")
-	check "the UAS completed the call (${n:-?})" test "${n:-0}" -eq 1
+	check_uas_calls "$UAS6" "$W/uas6.screen" 1
 	check "the SIP TLS listener negotiated TLS 1.3 with the one configured suite" \
 		grep -q '^tls TLSv1.3 TLS_AES_256_GCM_SHA384' "$W/tls_call.out"
 else
