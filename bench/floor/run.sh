@@ -71,6 +71,7 @@ for round in $(seq "$ROUNDS"); do
 			[ $PORT -gt 64000 ] && PORT=40000
 			far_args=()
 			fpid=""
+			rm -f "$TMP/far.out" "$TMP/mid.out" # a stale 'ready' must not count
 			if [ "$topo" != echo ]; then
 				tcp=()
 				[ "$topo" = tcp ] && tcp=(--tcp)

@@ -10,33 +10,38 @@ set -u
 PP=$BUILD/bench/mara-floor
 [ -x "$PP" ] || { echo "not ok - $PP not built"; exit 1; }
 
-# run_case MODE TOPO RATE COUNT
+# run_case MODE TOPO RATE COUNT (each case its own logs: a stale 'ready' must not count)
+N=0
 run_case() {
-	local mode=$1 topo=$2 rate=$3 count=$4 pm pf far=() fpid="" mpid cl rc legs want
+	local mode=$1 topo=$2 rate=$3 count=$4 pm pf far=() fpid="" mpid cl rc legs want flog mlog
+	N=$((N + 1))
+	flog=$W/far.$N.log
+	mlog=$W/mid.$N.log
 	pm=$(free_port) || return 1
 	pf=$(free_port) || return 1
 	if [ "$topo" != echo ]; then
 		far=(--far "$pf")
 		[ "$topo" = tcp ] && far+=(--tcp)
-		timeout 10 "$PP" far --port "$pf" "${far[@]:2}" >"$W/far.log" 2>&1 &
+		timeout 10 "$PP" far --port "$pf" "${far[@]:2}" >"$flog" 2>&1 &
 		fpid=$!
 		PIDS+=("$fpid")
-		wait_for "$W/far.log" 'far ready' 5 || { cat "$W/far.log"; return 1; }
+		wait_for "$flog" 'far ready' 5 || { cat "$flog"; return 1; }
 	fi
 	timeout 10 "$PP" middle --port "$pm" --mode "$mode" "${far[@]}" --warm 0 --secs 30 \
-		>"$W/mid.log" 2>&1 &
+		>"$mlog" 2>&1 &
 	mpid=$!
 	PIDS+=("$mpid")
-	wait_for "$W/mid.log" 'middle ready' 5 || { cat "$W/mid.log"; return 1; }
+	wait_for "$mlog" 'middle ready' 5 || { cat "$mlog"; return 1; }
 	cl=$(timeout 10 "$PP" client --port "$pm" --rate "$rate" --window 32 --count "$count" 2>&1)
 	rc=$?
 	wait "$mpid"
 	[ -n "$fpid" ] && wait "$fpid"
-	legs=$(sed -n 's/.* legs=\([0-9]*\).*/\1/p' "$W/mid.log")
+	legs=$(sed -n 's/.* legs=\([0-9]*\).*/\1/p' "$mlog")
 	want=$count
 	[ "$topo" != echo ] && want=$((2 * count))
 	# the leg that opens the window (the first) is not in it
 	echo "# $mode $topo rate=$rate: $cl; middle legs=$legs"
+	[ -n "$legs" ] || sed 's/^/# middle: /' "$mlog"
 	[ "$rc" = 0 ] && [ "${legs:-0}" -eq $((want - 1)) ]
 }
 
