@@ -57,6 +57,9 @@ wait_line() {
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)
+git -C "$ROOT" diff --quiet HEAD -- "$HERE" 2>/dev/null || REV="$REV+changes"
+PPSUM=$(sha256sum "$HERE/pingpong.c" | cut -c1-12)
 PORT=$((40000 + RANDOM % 20000))
 echo "round,mode,topo,rate,window,legs,secs,legs_per_s,cpu_us_per_leg,user_us_per_leg," \
 	"sys_us_per_leg,sched_us_per_leg,vcsw_per_leg,ivcsw_per_leg,client_sent,client_rcvd," \
@@ -130,6 +133,7 @@ o = open(sys.argv[2], 'w')
 w = lambda s='': o.write(s + '\n')
 w('# floor of one ping-pong leg at the proxy position ($STAMP)')
 w()
+w('source: commit $REV, pingpong.c sha256 $PPSUM..., gcc -O2 ($(gcc -dumpfullversion))')
 w('machine: $(nproc) vCPU, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')')
 w('load average (1/5/15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER; the box is shared with other agents, see load1 per run in raw.csv')
 w('runs: $ROUNDS per point, interleaved; each ${WARM} s warm-up + ${SECS} s measured; pinning: $( [ -n "$CPU_MID" ] && echo "middle on CPU1, client and far end on CPU0" || echo none); wall $((T1 - T0)) s')
