@@ -709,7 +709,7 @@ static void check_error_answer(const struct vcase *c, const struct dia_msg *req,
                                const struct dia_error *err)
 {
 	uint8_t out[1024];
-	struct dia_avp a, fa, child, sid;
+	struct dia_avp a, fa, sid, child = {0}; /* read by asserts the compiler cannot follow */
 	struct dia_avp_iter it;
 	struct dia_error aerr;
 	struct dia_msg ans;

@@ -10,6 +10,7 @@
 
 #include "mr.h"
 
+#include <errno.h>
 #include <sys/socket.h>
 
 #define DIA_HDR_LEN  20
@@ -192,9 +193,55 @@ int dia_msg_init(struct dia_msg *m, const uint8_t *buf, uint32_t len);
 void dia_avp_iter_init(struct dia_avp_iter *it, const struct dia_msg *m);
 /* Iterates the children of a grouped AVP. */
 void dia_avp_iter_init_group(struct dia_avp_iter *it, const struct dia_avp *group);
+
+/* Network-order readers of the header and AVP fields. */
+static inline uint32_t dia_get_be24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static inline uint32_t dia_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+#define DIA_AVP_HDR   8  /* code, flags, length */
+#define DIA_AVP_HDR_V 12 /* the same with the vendor id (V set) */
+
 /* dia_avp_next() : returns 1 and fills @avp, 0 at the end, -EBADMSG when the next AVP's length
- * is < its header or runs past the end. Padding is skipped. */
-int dia_avp_next(struct dia_avp_iter *it, struct dia_avp *avp);
+ * is < its header or runs past the end; on -EBADMSG @it stays at the bad AVP. Padding is
+ * skipped. hot: per AVP of every message read or validated, hence inline (a call per AVP was a
+ * third of validating a MAR: perf, bench/micro). */
+static inline int dia_avp_next(struct dia_avp_iter *it, struct dia_avp *avp)
+{
+	const uint8_t *p = it->p;
+	size_t left;
+	uint32_t alen, hlen, next;
+	uint8_t flags;
+
+	if (!p || p >= it->end)
+		return 0;
+	left = (size_t)(it->end - p);
+	if (left < DIA_AVP_HDR)
+		return -EBADMSG;
+	flags = p[4];
+	alen = dia_get_be24(p + 5);
+	hlen = (flags & DIA_AVP_F_V) ? DIA_AVP_HDR_V : DIA_AVP_HDR;
+	if (alen < hlen || alen > left)
+		return -EBADMSG;
+
+	avp->code = dia_get_be32(p);
+	avp->flags = flags;
+	avp->vendor = (flags & DIA_AVP_F_V) ? dia_get_be32(p + 8) : 0;
+	avp->data = mr_str_make((const char *)p + hlen, alen - hlen);
+	avp->raw = p;
+	avp->raw_len = alen;
+
+	/* The last AVP of a badly framed buffer may lack its padding: stop at the end. */
+	next = (alen + 3u) & ~3u;
+	it->p = next >= left ? it->end : p + next;
+	return 1;
+}
 
 /* First top-level AVP with @code (vendor 0 unless given). 1 found, 0 absent, -EBADMSG. */
 int dia_msg_find(const struct dia_msg *m, uint32_t code, uint32_t vendor, struct dia_avp *out);
@@ -318,8 +365,25 @@ struct dia_cmd_def {
 };
 
 /* dia_type_size() : the data length of a fixed-size type (4 for Integer32, Unsigned32, Float32,
- * Enumerated and Time; 8 for the 64-bit ones), 0 for variable-length types. */
-uint32_t dia_type_size(enum dia_type t);
+ * Enumerated and Time; 8 for the 64-bit ones), 0 for variable-length types. Inline: asked per
+ * AVP by the validation. */
+static inline uint32_t dia_type_size(enum dia_type t)
+{
+	switch (t) {
+	case DIA_T_I32:
+	case DIA_T_U32:
+	case DIA_T_F32:
+	case DIA_T_ENUM:
+	case DIA_T_TIME:
+		return 4;
+	case DIA_T_I64:
+	case DIA_T_U64:
+	case DIA_T_F64:
+		return 8;
+	default:
+		return 0;
+	}
+}
 
 /* Lookups return NULL when unknown. */
 const struct dia_avp_def *dia_dict_avp(uint32_t code, uint32_t vendor);

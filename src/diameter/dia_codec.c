@@ -9,19 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#define DIA_AVP_HDR   8
-#define DIA_AVP_HDR_V 12
 #define DIA_MAX_LEN24 0xffffffu
-
-static inline uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint32_t get_be24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
 
 static inline void put_be32(uint8_t *p, uint32_t v)
 {
@@ -51,7 +39,7 @@ int dia_frame(const uint8_t *buf, size_t len, uint32_t max_len)
 
 	if (len < 4)
 		return 0;
-	mlen = get_be24(buf + 1);
+	mlen = dia_get_be24(buf + 1);
 	if (mlen < DIA_HDR_LEN || (mlen & 3u))
 		return -EBADMSG;
 	if (mlen > max_len)
@@ -64,15 +52,15 @@ int dia_frame(const uint8_t *buf, size_t len, uint32_t max_len)
 int dia_msg_init(struct dia_msg *m, const uint8_t *buf, uint32_t len)
 {
 	memset(m, 0, sizeof(*m));
-	if (!buf || len < DIA_HDR_LEN || get_be24(buf + 1) != len)
+	if (!buf || len < DIA_HDR_LEN || dia_get_be24(buf + 1) != len)
 		return -EBADMSG;
 	m->hdr.version = buf[0];
 	m->hdr.length = len;
 	m->hdr.flags = buf[4];
-	m->hdr.code = get_be24(buf + 5);
-	m->hdr.app_id = get_be32(buf + 8);
-	m->hdr.hbh = get_be32(buf + 12);
-	m->hdr.e2e = get_be32(buf + 16);
+	m->hdr.code = dia_get_be24(buf + 5);
+	m->hdr.app_id = dia_get_be32(buf + 8);
+	m->hdr.hbh = dia_get_be32(buf + 12);
+	m->hdr.e2e = dia_get_be32(buf + 16);
 	m->buf = buf;
 	m->len = len;
 	return 0;
@@ -95,36 +83,6 @@ void dia_avp_iter_init_group(struct dia_avp_iter *it, const struct dia_avp *grou
 
 	it->p = p;
 	it->end = p ? p + group->data.len : NULL;
-}
-
-int dia_avp_next(struct dia_avp_iter *it, struct dia_avp *avp)
-{
-	size_t left;
-	uint32_t alen, hlen, next;
-	uint8_t flags;
-
-	if (!it->p || it->p >= it->end)
-		return 0;
-	left = (size_t)(it->end - it->p);
-	if (left < DIA_AVP_HDR)
-		return -EBADMSG;
-	flags = it->p[4];
-	alen = get_be24(it->p + 5);
-	hlen = (flags & DIA_AVP_F_V) ? DIA_AVP_HDR_V : DIA_AVP_HDR;
-	if (alen < hlen || alen > left)
-		return -EBADMSG;
-
-	avp->code = get_be32(it->p);
-	avp->flags = flags;
-	avp->vendor = (flags & DIA_AVP_F_V) ? get_be32(it->p + 8) : 0;
-	avp->data = mr_str_make((const char *)it->p + hlen, alen - hlen);
-	avp->raw = it->p;
-	avp->raw_len = alen;
-
-	/* The last AVP of a badly framed buffer may lack its padding: stop at the end. */
-	next = align4(alen);
-	it->p = next >= left ? it->end : it->p + next;
-	return 1;
 }
 
 static int find_in(struct dia_avp_iter *it, uint32_t code, uint32_t vendor, struct dia_avp *out)
@@ -161,7 +119,7 @@ int dia_avp_u32(const struct dia_avp *a, uint32_t *out)
 {
 	if (a->data.len != 4)
 		return -EBADMSG;
-	*out = get_be32((const uint8_t *)a->data.p);
+	*out = dia_get_be32((const uint8_t *)a->data.p);
 	return 0;
 }
 
@@ -171,7 +129,7 @@ int dia_avp_u64(const struct dia_avp *a, uint64_t *out)
 
 	if (a->data.len != 8)
 		return -EBADMSG;
-	*out = (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+	*out = (uint64_t)dia_get_be32(p) << 32 | dia_get_be32(p + 4);
 	return 0;
 }
 

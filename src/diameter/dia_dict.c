@@ -316,24 +316,6 @@ static int enum_cmp(const void *k, const void *e)
 	return (a->value > b->value) - (a->value < b->value);
 }
 
-uint32_t dia_type_size(enum dia_type t)
-{
-	switch (t) {
-	case DIA_T_I32:
-	case DIA_T_U32:
-	case DIA_T_F32:
-	case DIA_T_ENUM:
-	case DIA_T_TIME:
-		return 4;
-	case DIA_T_I64:
-	case DIA_T_U64:
-	case DIA_T_F64:
-		return 8;
-	default:
-		return 0;
-	}
-}
-
 /* hot: per AVP when a message is validated. */
 const struct dia_avp_def *dia_dict_avp(uint32_t code, uint32_t vendor)
 {

@@ -16,11 +16,6 @@
  * minimum required length for the payloads data type"). */
 static const uint8_t zero_data[8];
 
-static inline uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void set_error(struct dia_error *err, uint32_t rc, const struct dia_avp *failed,
                       const char *what)
 {
@@ -43,10 +38,10 @@ static void set_bad_length(struct dia_error *err, const uint8_t *p, size_t left)
 	set_error(err, DIA_RC_INVALID_AVP_LENGTH, NULL, "invalid AVP length");
 	if (left < 8)
 		return;
-	f.code = get_be32(p);
+	f.code = dia_get_be32(p);
 	f.flags = p[4];
 	if ((f.flags & DIA_AVP_F_V) && left >= 12)
-		f.vendor = get_be32(p + 8);
+		f.vendor = dia_get_be32(p + 8);
 	def = dia_dict_avp(f.code, f.vendor);
 	f.data = mr_str_make((const char *)zero_data, def ? dia_type_size(def->type) : 0);
 	f.raw = p;
