@@ -424,6 +424,57 @@ static void test_maa_full_challenge(void **state)
 	assert_slice(r.chal.ha1, "ae7914636bb60b37a9441871cf572389");
 }
 
+/* A SIP-Authenticate without realm is no challenge (§9.5.2) and leaves nothing behind: the
+ * challenge is read in place, so the fields it did carry must not leak into the next one. */
+static void test_maa_incomplete_challenge(void **state)
+{
+	uint8_t buf[1024];
+	struct dia_enc e;
+	struct dia_msg m;
+	struct dia_sipcli_result r;
+	int len;
+
+	(void)state;
+	/* alone, then followed by a complete one: only the second's fields */
+	for (int second = 0; second < 2; second++) {
+		dia_enc_init(&e, buf, sizeof(buf));
+		dia_enc_hdr(&e, DIA_FLAG_P, DIA_CMD_MA, DIA_APP_SIP, 1, 2);
+		dia_enc_avp_u32(&e, DIA_AVP_RESULT_CODE, DIA_AVP_F_M, 2008);
+		dia_enc_group_begin(&e, DIA_AVP_SIP_AUTH_DATA_ITEM, DIA_AVP_F_M, 0);
+		dia_enc_group_begin(&e, DIA_AVP_SIP_AUTHENTICATE, DIA_AVP_F_M, 0);
+		dia_enc_avp_str(&e, DIA_AVP_DIGEST_NONCE, DIA_AVP_F_M, MR_STR_LIT("first"));
+		dia_enc_avp_str(&e, DIA_AVP_DIGEST_OPAQUE, DIA_AVP_F_M, MR_STR_LIT("op"));
+		dia_enc_avp_str(&e, DIA_AVP_DIGEST_STALE, DIA_AVP_F_M, MR_STR_LIT("true"));
+		dia_enc_group_end(&e);
+		dia_enc_group_end(&e);
+		if (second) {
+			dia_enc_group_begin(&e, DIA_AVP_SIP_AUTH_DATA_ITEM, DIA_AVP_F_M, 0);
+			dia_enc_group_begin(&e, DIA_AVP_SIP_AUTHENTICATE, DIA_AVP_F_M, 0);
+			dia_enc_avp_str(&e, DIA_AVP_DIGEST_REALM, DIA_AVP_F_M,
+			                MR_STR_LIT("example.com"));
+			dia_enc_avp_str(&e, DIA_AVP_DIGEST_NONCE, DIA_AVP_F_M,
+			                MR_STR_LIT("second"));
+			dia_enc_group_end(&e);
+			dia_enc_group_end(&e);
+		}
+		len = dia_enc_finish(&e);
+		assert_true(len > 0);
+		assert_int_equal(dia_msg_init(&m, buf, (uint32_t)len), 0);
+		assert_int_equal(dia_sipcli_decode_maa(&m, &r), 0);
+		assert_int_equal(r.has_challenge, second);
+		assert_int_equal(r.outcome, second ? DIA_SIPCLI_CHALLENGE : DIA_SIPCLI_ERROR);
+		if (second) {
+			assert_slice(r.chal.realm, "example.com");
+			assert_slice(r.chal.nonce, "second");
+		} else {
+			assert_null(r.chal.nonce.p);
+		}
+		assert_null(r.chal.opaque.p);
+		assert_null(r.chal.stale_text.p);
+		assert_false(r.chal.stale);
+	}
+}
+
 static void test_maa_malformed(void **state)
 {
 	struct maa_case ok = {2008, false, false, true, false, false, DIA_SIPCLI_CHALLENGE};
@@ -518,10 +569,15 @@ static void test_session_id(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mar1_valid),         cmocka_unit_test(test_mar2_valid),
-	    cmocka_unit_test(test_mar_errors),         cmocka_unit_test(test_maa_table),
-	    cmocka_unit_test(test_maa_full_challenge), cmocka_unit_test(test_maa_malformed),
-	    cmocka_unit_test(test_session_id),         cmocka_unit_test(test_mar_dest_host),
+	    cmocka_unit_test(test_mar1_valid),
+	    cmocka_unit_test(test_mar2_valid),
+	    cmocka_unit_test(test_mar_errors),
+	    cmocka_unit_test(test_maa_table),
+	    cmocka_unit_test(test_maa_full_challenge),
+	    cmocka_unit_test(test_maa_malformed),
+	    cmocka_unit_test(test_maa_incomplete_challenge),
+	    cmocka_unit_test(test_session_id),
+	    cmocka_unit_test(test_mar_dest_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,38 +133,42 @@ enum dia_sipcli_outcome dia_sipcli_judge(uint32_t code, bool has_challenge)
 	}
 }
 
-/* The Digest-* AVPs read from a grouped AVP: each one's data lands in the mr_str at @off of
- * the structure being filled (the last of a repeated AVP wins). */
-struct digest_field {
-	uint32_t code;
-	size_t off;
+/* Where each Digest-* AVP (codes 103..121, RFC 5090) of a SIP-Authenticate (challenge) or
+ * SIP-Authentication-Info (info) group goes: the offset + 1 of its struct mr_str in the target,
+ * 0 for a code not read, indexed by code - 103. One reader for both groups; the last AVP of a
+ * code wins. A direct index: a search per AVP cost a third of reading an MAA (bench/micro). */
+#define DIGEST_FIRST          DIA_AVP_DIGEST_RESPONSE
+#define DIGEST_N              (DIA_AVP_DIGEST_HA1 - DIGEST_FIRST + 1)
+#define AT(type, field, code) [code - DIGEST_FIRST] = offsetof(type, field) + 1
+
+_Static_assert(sizeof(struct dia_sipcli_challenge) < UINT8_MAX &&
+                   sizeof(struct dia_sipcli_auth_info) < UINT8_MAX,
+               "offsets + 1 fit in a byte");
+
+static const uint8_t challenge_at[DIGEST_N] = {
+    AT(struct dia_sipcli_challenge, realm, DIA_AVP_DIGEST_REALM),
+    AT(struct dia_sipcli_challenge, nonce, DIA_AVP_DIGEST_NONCE),
+    AT(struct dia_sipcli_challenge, algorithm, DIA_AVP_DIGEST_ALGORITHM),
+    AT(struct dia_sipcli_challenge, qop, DIA_AVP_DIGEST_QOP),
+    AT(struct dia_sipcli_challenge, opaque, DIA_AVP_DIGEST_OPAQUE),
+    AT(struct dia_sipcli_challenge, domain, DIA_AVP_DIGEST_DOMAIN),
+    AT(struct dia_sipcli_challenge, stale_text, DIA_AVP_DIGEST_STALE),
+    AT(struct dia_sipcli_challenge, ha1, DIA_AVP_DIGEST_HA1),
 };
 
-#define CHAL(code, field)                                                                          \
-	{                                                                                          \
-		code, offsetof(struct dia_sipcli_challenge, field)                                 \
-	}
-static const struct digest_field chal_fields[] = {
-    CHAL(DIA_AVP_DIGEST_REALM, realm),         CHAL(DIA_AVP_DIGEST_NONCE, nonce),
-    CHAL(DIA_AVP_DIGEST_ALGORITHM, algorithm), CHAL(DIA_AVP_DIGEST_QOP, qop),
-    CHAL(DIA_AVP_DIGEST_OPAQUE, opaque),       CHAL(DIA_AVP_DIGEST_DOMAIN, domain),
-    CHAL(DIA_AVP_DIGEST_STALE, stale_text),    CHAL(DIA_AVP_DIGEST_HA1, ha1),
-};
-#define INFO(code, field)                                                                          \
-	{                                                                                          \
-		code, offsetof(struct dia_sipcli_auth_info, field)                                 \
-	}
-static const struct digest_field info_fields[] = {
-    INFO(DIA_AVP_DIGEST_RESPONSE_AUTH, rspauth),
-    INFO(DIA_AVP_DIGEST_NEXTNONCE, nextnonce),
-    INFO(DIA_AVP_DIGEST_QOP, qop),
-    INFO(DIA_AVP_DIGEST_CNONCE, cnonce),
-    INFO(DIA_AVP_DIGEST_NONCE_COUNT, nc),
-    INFO(DIA_AVP_DIGEST_HA1, ha1),
+static const uint8_t info_at[DIGEST_N] = {
+    AT(struct dia_sipcli_auth_info, rspauth, DIA_AVP_DIGEST_RESPONSE_AUTH),
+    AT(struct dia_sipcli_auth_info, nextnonce, DIA_AVP_DIGEST_NEXTNONCE),
+    AT(struct dia_sipcli_auth_info, qop, DIA_AVP_DIGEST_QOP),
+    AT(struct dia_sipcli_auth_info, cnonce, DIA_AVP_DIGEST_CNONCE),
+    AT(struct dia_sipcli_auth_info, nc, DIA_AVP_DIGEST_NONCE_COUNT),
+    AT(struct dia_sipcli_auth_info, ha1, DIA_AVP_DIGEST_HA1),
 };
 
-static inline __attribute__((always_inline)) int read_digest(const struct dia_avp *g, void *out,
-                                                             const struct digest_field *f, size_t n)
+/* Reads group @g into @out (a struct dia_sipcli_challenge with challenge_at, a struct
+ * dia_sipcli_auth_info with info_at). Returns dia_avp_next()'s last result: 0, or -EBADMSG for a
+ * malformed child. */
+static int read_digest(const struct dia_avp *g, const uint8_t at[DIGEST_N], void *out)
 {
 	struct dia_avp_iter it;
 	struct dia_avp a;
@@ -172,29 +176,12 @@ static inline __attribute__((always_inline)) int read_digest(const struct dia_av
 
 	dia_avp_iter_init_group(&it, g);
 	while ((r = dia_avp_next(&it, &a)) > 0) {
-		if (a.vendor)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			if (f[i].code == a.code) {
-				*(struct mr_str *)(void *)((char *)out + f[i].off) = a.data;
-				break;
-			}
-		}
+		uint32_t k = a.code - DIGEST_FIRST;
+
+		if (!a.vendor && k < DIGEST_N && at[k])
+			memcpy((char *)out + at[k] - 1, &a.data, sizeof(a.data));
 	}
 	return r;
-}
-
-static int read_challenge(const struct dia_avp *g, struct dia_sipcli_challenge *c)
-{
-	int r = read_digest(g, c, chal_fields, MR_ARRAY_SIZE(chal_fields));
-
-	c->stale = mr_str_ieq(c->stale_text, MR_STR_LIT("true"));
-	return r;
-}
-
-static int read_info(const struct dia_avp *g, struct dia_sipcli_auth_info *in)
-{
-	return read_digest(g, in, info_fields, MR_ARRAY_SIZE(info_fields));
 }
 
 /* One SIP-Auth-Data-Item: its first SIP-Authenticate / SIP-Authentication-Info, unless an
@@ -210,17 +197,22 @@ static int read_item(const struct dia_avp *item, struct dia_sipcli_result *r)
 		if (a.vendor)
 			continue;
 		if (a.code == DIA_AVP_SIP_AUTHENTICATE && !r->has_challenge) {
-			struct dia_sipcli_challenge c = {0};
+			/* Read in place: r->chal is all zero until a challenge is taken. */
+			struct dia_sipcli_challenge *c = &r->chal;
 
-			if (read_challenge(&a, &c) < 0)
+			if (read_digest(&a, challenge_at, c) < 0) {
+				memset(c, 0, sizeof(*c));
 				return -EBADMSG;
-			/* realm and nonce are required (§9.5.2): without them it is no challenge */
-			if (c.realm.len && c.nonce.len) {
-				r->chal = c;
-				r->has_challenge = true;
 			}
+			/* realm and nonce are required (§9.5.2): without them it is no challenge */
+			if (!c->realm.len || !c->nonce.len) {
+				memset(c, 0, sizeof(*c));
+				continue;
+			}
+			c->stale = mr_str_ieq(c->stale_text, MR_STR_LIT("true"));
+			r->has_challenge = true;
 		} else if (a.code == DIA_AVP_SIP_AUTHENTICATION_INFO && !r->has_info) {
-			if (read_info(&a, &r->info) < 0)
+			if (read_digest(&a, info_at, &r->info) < 0)
 				return -EBADMSG;
 			r->has_info = true;
 		}
