@@ -248,7 +248,8 @@ def main():
     md.append("The last two columns bound what any user-space work could reach: mara-proxy's kernel "
               "time alone (stime: UDP/TCP send and receive, on loopback the receiver's protocol work "
               "and wake-up too, its own sleeps and wake-ups) over Kamailio's total. Even a proxy "
-              "whose own code cost nothing would not go below it with the same messages. The "
+              "whose own code cost nothing would not go below it with the same messages (approximate: "
+              "/proc splits user and system time by tick samples). The "
               "last column is Kamailio's own kernel part over its total: the same SIP messages "
               "through the same sockets, without mara's two Diameter round trips.\n")
     md.append("| offered calls/s | auth: mara-proxy / Kamailio | auth: (mara-proxy + mara-aaa) / Kamailio | "
