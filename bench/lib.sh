@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # bench/lib.sh - what the benchmark drivers (bench/compare/run.sh, bench/appsip/run.sh) share:
 # the paths (SRC, BUILD, PROXY, AAA, MBENCH; MARA_SRC / MARA_BUILD override), die / log / usage,
-# the work folder and the exit trap that stops every process started (by PID), start_daemon;
+# the work folder and the exit trap that stops every process started (by PID), start_daemon,
+# the mara-aaa and mara-proxy configs every benchmark runs (bench_aaa_conf, bench_proxy_conf);
 # and, from tests/integration/util.sh (the helpers the integration tests use too): free_port,
 # wait_for, wait_listening, cpu_ticks, sys_ticks, hex_secret.
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,4 +55,56 @@ start_daemon() {
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
 	[ -z "$ready" ] || wait_for "$log" "$ready" "$secs" "$LOG_FROM"
+}
+
+# bench_aaa_conf FILE PORT THREADS: mara-aaa as the benchmarks run it (aaa.bench.test, realm
+# example.com, the demo users, a fresh nonce secret)
+bench_aaa_conf() {
+	cat >"$1" <<EOF
+# mara-aaa for the benchmarks (bench/lib.sh writes it; ports chosen free per run)
+log = { level = "info"; };
+aaa = {
+  listen = "127.0.0.1:$2";
+  origin_host = "aaa.bench.test";
+  origin_realm = "bench.test";
+  threads = $3;
+  users = "$SRC/deploy/demo/users";
+  realm = "example.com";
+  nonce_secret = "$(hex_secret)";
+  algorithms = [ "MD5", "SHA-256", "SHA-512-256" ];
+  # sized for the run: every nonce of a run (up to ~20k calls/s x the saturation steps) stays
+  # tracked; with the default 65536 a closed-loop run at ~19k calls/s evicts live nonces and
+  # ~0.15 % of the authorized INVITEs get a stale 407 (by design: eviction -> stale, never a
+  # replay). Sizing rule: replay_entries >= peak nonces/s x nonce_lifetime_s.
+  replay_entries = 2097152;
+  stats_listen = "";
+};
+EOF
+}
+
+# bench_proxy_conf FILE SIP_PORT UAS_PORT AAA_PORT THREADS AUTH_METHODS: mara-proxy as the
+# benchmarks run it, UDP only, everything routed to the UAS. Without auth (AUTH_METHODS "[]")
+# AAA_PORT still names a peer, a free port where nothing listens: mara-proxy needs one Diameter
+# peer in its config (an empty aaa_peers passes --check-config but start-up fails with EINVAL);
+# no MAR is ever sent, the pool only retries the connection every reconnect_s
+bench_proxy_conf() {
+	cat >"$1" <<EOF
+# mara-proxy for the benchmarks (bench/lib.sh writes it; ports chosen free per run)
+log = { level = "info"; };
+proxy = {
+  listen = "127.0.0.1:$2";
+  threads = $5;
+  realm = "example.com";
+  auth_methods = $6;
+  record_route = true;
+  tcp = false;
+  routes = ( { domain = "*"; address = "127.0.0.1:$3"; transport = "udp"; } );
+  allow = [ "127.0.0.0/8" ];
+  origin_host = "proxy.bench.test";
+  origin_realm = "bench.test";
+  destination_realm = "example.com";
+  aaa_peers = ( { host = "aaa.bench.test"; address = "127.0.0.1:$4"; } );
+  stats_listen = "";
+};
+EOF
 }

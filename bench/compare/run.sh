@@ -90,7 +90,6 @@ stop_pid() {
 	return 0
 }
 
-SECRET=$(hex_secret)
 
 # ---- the systems ---------------------------------------------------------------------------------
 # start_system NAME RUN: starts the proxy (and mara-aaa) towards $UAS_PORT; sets SIP_PORT,
@@ -101,62 +100,18 @@ start_system() {
 	AAA_PID="" PROXY_PIDS="" STOP_PIDS=""
 	case $name in
 	mara-auth | mara-fwd)
-		local methods='[ "*" ]' peers
+		local methods='[ "*" ]'
+		pa=$(free_port) || return 1
 		if [ "$name" = mara-auth ]; then
-			pa=$(free_port) || return 1
-			cat >"$W/aaa.conf" <<EOF
-# mara-aaa for bench/compare (run.sh writes it; ports chosen free per run)
-log = { level = "info"; };
-aaa = {
-  listen = "127.0.0.1:$pa";
-  origin_host = "aaa.bench.test";
-  origin_realm = "bench.test";
-  threads = $WORKERS;
-  users = "$SRC/deploy/demo/users";
-  realm = "example.com";
-  nonce_secret = "$SECRET";
-  algorithms = [ "MD5", "SHA-256", "SHA-512-256" ];
-  # sized for the run: every nonce of a run (up to ~20k calls/s x the saturation steps) stays
-  # tracked; with the default 65536 a closed-loop run at ~19k calls/s evicts live nonces and
-  # ~0.15 % of the authorized INVITEs get a stale 407 (by design: eviction -> stale, never a
-  # replay). Sizing rule: replay_entries >= peak nonces/s x nonce_lifetime_s.
-  replay_entries = 2097152;
-  stats_listen = "";
-};
-EOF
+			bench_aaa_conf "$W/aaa.conf" "$pa" "$WORKERS"
 			cp "$W/aaa.conf" "$OUT/configs/mara-aaa.conf"
 			start_daemon "$OUT/logs/$name.aaa.log" 'mara-aaa ready' 10 \
 				"$AAA" -c "$W/aaa.conf" || return 1
 			AAA_PID=$LAST_PID
-			peers="( { host = \"aaa.bench.test\"; address = \"127.0.0.1:$pa\"; } )"
 		else
-			# auth off; mara-proxy needs one Diameter peer in its config (an empty aaa_peers
-			# passes --check-config but start-up fails with EINVAL), so it names a free port
-			# where nothing listens: no MAR is ever sent, the pool only retries the connection
-			# every reconnect_s
-			methods='[]'
-			pa=$(free_port) || return 1
-			peers="( { host = \"aaa.bench.test\"; address = \"127.0.0.1:$pa\"; } )"
+			methods='[]' # auth off: the peer bench_proxy_conf names is never connected
 		fi
-		cat >"$W/proxy.conf" <<EOF
-# mara-proxy for bench/compare, $name (run.sh writes it; ports chosen free per run)
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$SIP_PORT";
-  threads = $WORKERS;
-  realm = "example.com";
-  auth_methods = $methods;
-  record_route = true;
-  tcp = false;
-  routes = ( { domain = "*"; address = "127.0.0.1:$UAS_PORT"; transport = "udp"; } );
-  allow = [ "127.0.0.0/8" ];
-  origin_host = "proxy.bench.test";
-  origin_realm = "bench.test";
-  destination_realm = "example.com";
-  aaa_peers = $peers;
-  stats_listen = "";
-};
-EOF
+		bench_proxy_conf "$W/proxy.conf" "$SIP_PORT" "$UAS_PORT" "$pa" "$WORKERS" "$methods"
 		cp "$W/proxy.conf" "$OUT/configs/$name.conf"
 		start_daemon "$OUT/logs/$name.log" 'mara-proxy ready' 10 "$PROXY" -c "$W/proxy.conf" ||
 			return 1

@@ -10,53 +10,19 @@
 # bench/results/floor-wakeups-<UTC>/ (raw.csv, summary.md).
 #   env: RATE (3000) DURATION (3) RUNS (3) BUILD (build)
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
+MARA_BUILD=${MARA_BUILD:-${BUILD:-}} # BUILD, as before bench/lib.sh took over the paths
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 RATE=${RATE:-3000}
 DURATION=${DURATION:-3}
 RUNS=${RUNS:-3}
-OUT=${OUT:-$ROOT/bench/results/floor-wakeups-$(date -u +%Y%m%dT%H%M%SZ)}
-W=$(mktemp -d /tmp/mara-wakeups.XXXX)
-PIDS=()
-HZ=$(getconf CLK_TCK)
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
+OUT=${OUT:-$SRC/bench/results/floor-wakeups-$(date -u +%Y%m%dT%H%M%SZ)}
+bench_setup wakeups
 
 for b in mara-proxy mara-aaa mara-bench; do
-	[ -x "$BUILD/$b" ] || { echo "no $BUILD/$b (ninja -C build)" >&2; exit 1; }
+	[ -x "$BUILD/$b" ] || die "no $BUILD/$b (ninja -C build)"
 done
 mkdir -p "$OUT"
 
-free_udp_tcp_port() { # a port with neither a TCP listener nor a UDP socket on it
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
-		ss -ltnuH "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	return 1
-}
-
-wait_line() { # FILE PATTERN: up to 10 s
-	for _ in $(seq 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "timeout waiting for '$2' in $1" >&2
-	return 1
-}
-
-vcsw() { # PID -> "voluntary nonvoluntary" summed over its threads
-	cat /proc/"$1"/task/*/status 2>/dev/null |
-		awk '/^voluntary_ctxt_switches/{v+=$2} /^nonvoluntary_ctxt_switches/{n+=$2} END{print v+0, n+0}'
-}
-ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 child() { # PID of timeout -> PID of the daemon it runs
 	local c
 	for _ in $(seq 50); do
@@ -67,60 +33,30 @@ child() { # PID of timeout -> PID of the daemon it runs
 	return 1
 }
 
+vcsw() { # PID -> "voluntary nonvoluntary" summed over its threads
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^voluntary_ctxt_switches/{v+=$2} /^nonvoluntary_ctxt_switches/{n+=$2} END{print v+0, n+0}'
+}
 # start MODE -> PROXY_PID AAA_PID (of their timeout), PROXY_D AAA_D (the daemons), SIP_PORT UAS_PORT
 start() {
 	local mode=$1 pa methods='[ "*" ]'
-	SIP_PORT=$(free_udp_tcp_port) && UAS_PORT=$(free_udp_tcp_port) && pa=$(free_udp_tcp_port) ||
-		return 1
+	SIP_PORT=$(free_port) && UAS_PORT=$(free_port) && pa=$(free_port) || return 1
 	AAA_PID=""
 	if [ "$mode" = auth ]; then
-		cat >"$W/aaa.conf" <<EOF
-log = { level = "info"; };
-aaa = {
-  listen = "127.0.0.1:$pa";
-  origin_host = "aaa.bench.test";
-  origin_realm = "bench.test";
-  threads = $(nproc);
-  users = "$ROOT/deploy/demo/users";
-  realm = "example.com";
-  nonce_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')";
-  algorithms = [ "MD5", "SHA-256", "SHA-512-256" ];
-  replay_entries = 2097152;
-  stats_listen = "";
-};
-EOF
-		timeout 120 "$BUILD/mara-aaa" -c "$W/aaa.conf" >"$W/aaa.log" 2>&1 &
-		AAA_PID=$!
-		PIDS+=("$AAA_PID")
-		wait_line "$W/aaa.log" 'mara-aaa ready' || return 1
+		bench_aaa_conf "$W/aaa.conf" "$pa" "$(nproc)"
+		start_daemon "$W/aaa.log" 'mara-aaa ready' 10 \
+			timeout 120 "$BUILD/mara-aaa" -c "$W/aaa.conf" || return 1
+		AAA_PID=$LAST_PID
 		AAA_D=$(child "$AAA_PID") || return 1
 	else
 		methods='[]' # a forwarder; the peer named below is never connected
 	fi
-	cat >"$W/proxy.conf" <<EOF
-log = { level = "info"; };
-proxy = {
-  listen = "127.0.0.1:$SIP_PORT";
-  threads = $(nproc);
-  realm = "example.com";
-  auth_methods = $methods;
-  record_route = true;
-  tcp = false;
-  routes = ( { domain = "*"; address = "127.0.0.1:$UAS_PORT"; transport = "udp"; } );
-  allow = [ "127.0.0.0/8" ];
-  origin_host = "proxy.bench.test";
-  origin_realm = "bench.test";
-  destination_realm = "example.com";
-  aaa_peers = ( { host = "aaa.bench.test"; address = "127.0.0.1:$pa"; } );
-  stats_listen = "";
-};
-EOF
-	timeout 120 "$BUILD/mara-proxy" -c "$W/proxy.conf" >"$W/proxy.log" 2>&1 &
-	PROXY_PID=$!
-	PIDS+=("$PROXY_PID")
-	wait_line "$W/proxy.log" 'mara-proxy ready' || return 1
+	bench_proxy_conf "$W/proxy.conf" "$SIP_PORT" "$UAS_PORT" "$pa" "$(nproc)" "$methods"
+	start_daemon "$W/proxy.log" 'mara-proxy ready' 10 \
+		timeout 120 "$BUILD/mara-proxy" -c "$W/proxy.conf" || return 1
+	PROXY_PID=$LAST_PID
 	PROXY_D=$(child "$PROXY_PID") || return 1
-	if [ "$mode" = auth ]; then wait_line "$W/proxy.log" 'peer open' || return 1; fi
+	if [ "$mode" = auth ]; then wait_for "$W/proxy.log" 'peer open' 10 "$LOG_FROM" || return 1; fi
 }
 
 stop() {
@@ -140,17 +76,17 @@ for run in $(seq "$RUNS"); do
 		# measured calls only, from a second run of the generator
 		timeout 30 "$BUILD/mara-bench" "${flow[@]}" --target "127.0.0.1:$SIP_PORT" \
 			--uas "127.0.0.1:$UAS_PORT" --calls "$RATE" --rate "$RATE" --json >/dev/null 2>&1
-		p0=$(ticks "$PROXY_D")
+		p0=$(cpu_ticks "$PROXY_D")
 		read -r v0 n0 < <(vcsw "$PROXY_D")
 		a0=0 av0=0
-		if [ -n "$AAA_PID" ]; then a0=$(ticks "$AAA_D"); read -r av0 _ < <(vcsw "$AAA_D"); fi
+		if [ -n "$AAA_PID" ]; then a0=$(cpu_ticks "$AAA_D"); read -r av0 _ < <(vcsw "$AAA_D"); fi
 		timeout 60 "$BUILD/mara-bench" "${flow[@]}" --target "127.0.0.1:$SIP_PORT" \
 			--uas "127.0.0.1:$UAS_PORT" --calls $((RATE * DURATION)) --rate "$RATE" --json \
 			>"$W/bench.json" 2>"$W/bench.err"
-		p1=$(ticks "$PROXY_D")
+		p1=$(cpu_ticks "$PROXY_D")
 		read -r v1 n1 < <(vcsw "$PROXY_D")
 		a1=0 av1=0
-		if [ -n "$AAA_PID" ]; then a1=$(ticks "$AAA_D"); read -r av1 _ < <(vcsw "$AAA_D"); fi
+		if [ -n "$AAA_PID" ]; then a1=$(cpu_ticks "$AAA_D"); read -r av1 _ < <(vcsw "$AAA_D"); fi
 		ok=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("completed", d.get("ok", 0)))' "$W/bench.json" 2>/dev/null)
 		stop
 		[ -n "$ok" ] && [ "$ok" -gt 0 ] || { echo "run failed: $mode $run: $(cat "$W/bench.err")" >&2; continue; }

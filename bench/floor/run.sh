@@ -20,16 +20,9 @@ VARIANTS=${VARIANTS:-"block:echo uring:echo block:relay uring:relay uring:tcp"}
 PIN=${PIN:-1}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$ROOT/bench/results/floor-$STAMP}
-TMP=$(mktemp -d /tmp/mara-floor.XXXX)
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$HERE/../lib.sh"
+bench_setup floor # W, removed at exit; PIDS, stopped at exit
+TMP=$W
 
 gcc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$TMP/pingpong" "$HERE/pingpong.c" \
 	-luring -lpthread || exit 1
@@ -42,16 +35,6 @@ if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then
 	CPU_MID="taskset -c 1"
 	CPU_PEER="taskset -c 0"
 fi
-
-# wait_line FILE PATTERN: up to 3 s
-wait_line() {
-	local i
-	for i in $(seq 150); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.02
-	done
-	return 1
-}
 
 # field LINE KEY -> value of KEY=value in LINE
 field() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
@@ -82,14 +65,14 @@ for round in $(seq "$ROUNDS"); do
 					>"$TMP/far.out" 2>&1 &
 				fpid=$!
 				PIDS+=("$fpid")
-				wait_line "$TMP/far.out" 'far ready' || { cat "$TMP/far.out"; exit 1; }
+				wait_for "$TMP/far.out" 'far ready' 3 || { cat "$TMP/far.out"; exit 1; }
 				far_args=(--far $((PORT + 1)) "${tcp[@]}")
 			fi
 			timeout 20 $CPU_MID "$PP" middle --port $PORT --mode "$mode" "${far_args[@]}" \
 				--warm "$WARM" --secs "$SECS" >"$TMP/mid.out" 2>&1 &
 			mpid=$!
 			PIDS+=("$mpid")
-			wait_line "$TMP/mid.out" 'middle ready' || { cat "$TMP/mid.out"; exit 1; }
+			wait_for "$TMP/mid.out" 'middle ready' 3 || { cat "$TMP/mid.out"; exit 1; }
 			cl=$(timeout 20 $CPU_PEER "$PP" client --port $PORT --rate "$rate" \
 				--window "$WINDOW" --warm "$WARM" --secs "$SECS" 2>&1)
 			for p in $mpid $fpid; do
