@@ -775,20 +775,25 @@ static const struct dia_app_ops pool_app_ops = {
 
 /* ---- connectors ------------------------------------------------------------------------------ */
 
+/* The stop is over: the pool's own loop ends; a host loop goes on (its shard ends it), and one
+ * more turn lets it see this. */
+static void stop_done(struct dia_pool *p)
+{
+	if (!p->host) {
+		p->loop.stop = true;
+		return;
+	}
+	atomic_store(&p->finished, true);
+	io_loop_wake(p->lp);
+}
+
 static void maybe_finish(struct dia_pool *p)
 {
 	for (unsigned i = 0; i < p->cfg.npeers; i++)
 		if (p->peers[i].conn)
 			return;
-	if (!p->stopping)
-		return;
-	if (!p->host) {
-		p->loop.stop = true;
-		return;
-	}
-	/* hosted: the host loop goes on (its shard ends it); one more turn lets it see this */
-	atomic_store(&p->finished, true);
-	io_loop_wake(p->lp);
+	if (p->stopping)
+		stop_done(p);
 }
 
 static void connector_fire(struct io_loop *l, struct io_timer *t);
@@ -852,10 +857,7 @@ static void deadline_fire(struct io_loop *l, struct io_timer *t)
 	struct dia_pool *p = mr_container_of(t, struct dia_pool, deadline);
 
 	if (p->deadline_hit) {
-		if (p->host)
-			atomic_store(&p->finished, true);
-		else
-			l->stop = true;
+		stop_done(p);
 		return;
 	}
 	p->deadline_hit = true;
